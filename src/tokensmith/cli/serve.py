@@ -1,0 +1,80 @@
+"""``tokensmith serve``: the standalone server under uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import click
+
+from tokensmith.errors import ConfigError
+from tokensmith.settings import Settings, load_settings
+
+__all__ = ["preflight", "serve"]
+
+
+async def preflight(settings: Settings) -> None:
+    """Before any worker starts: the database answers and its schema is current (an embedded
+    database is upgraded here, once, so workers never race to migrate)."""
+    from tokensmith.errors import ServiceUnavailable
+    from tokensmith.storage.sql import migrate
+    from tokensmith.storage.sql.database import SqlDatabase
+
+    database = SqlDatabase(settings.resolved_database_url)
+    try:
+        try:
+            await database.ping()
+        except ServiceUnavailable:
+            raise ConfigError("DATABASE_URL", "the database cannot be reached") from None
+        if database.is_sqlite:
+            await migrate.upgrade(database)
+        elif await migrate.current_revision(database) != migrate.head_revision():
+            raise ConfigError(
+                "DATABASE_URL", "the schema is not current: run 'tokensmith db upgrade'"
+            )
+    finally:
+        await database.close()
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes (revocations reach every worker within 100 ms).",
+)
+def serve(host: str, port: int, workers: int) -> None:
+    """Run the server (configuration from the environment and .env)."""
+    import uvicorn
+
+    from tokensmith.server.logging import configure_logging
+
+    settings = load_settings()  # generates development secrets once, before workers start
+    configure_logging(settings.tokensmith_log_level)
+    asyncio.run(preflight(settings))
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": settings.tokensmith_log_level,
+        "access_log": settings.tokensmith_log_level == "debug",
+        "proxy_headers": False,  # X-Forwarded-For is trusted only from TRUSTED_PROXIES, by us
+        "server_header": False,
+        "timeout_graceful_shutdown": 5,
+    }
+    click.echo(
+        f"tokensmith {settings.tokensmith_env} server on http://{host}:{port} "
+        f"({workers} worker{'s' if workers > 1 else ''}, "
+        f"{'SQLite' if settings.database_url is None else 'database from DATABASE_URL'})",
+        err=True,
+    )
+    if workers > 1:
+        uvicorn.run(
+            "tokensmith.server.app:create_app_from_env", factory=True, workers=workers, **options
+        )
+    else:
+        from tokensmith.server.app import create_app
+
+        uvicorn.run(create_app(settings), **options)

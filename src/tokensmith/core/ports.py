@@ -1,0 +1,169 @@
+"""The ports: what the core needs from the outside world, as Protocols.
+
+A storage adapter implements :class:`Database` (one unit of work = one database transaction
+holding the four repositories); a propagation adapter implements :class:`RevocationFeed`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from typing import Protocol
+
+from tokensmith.core.models import (
+    AuditEvent,
+    Revocation,
+    RevokeReason,
+    SessionRecord,
+    User,
+    UserRecord,
+)
+
+__all__ = [
+    "AuditRepository",
+    "Database",
+    "RevocationFeed",
+    "RevocationRepository",
+    "SessionRepository",
+    "UnitOfWork",
+    "UserRepository",
+]
+
+
+class UserRepository(Protocol):
+    async def add(self, user: User, password_hash: str) -> None:
+        """Insert a user; raises :class:`~tokensmith.errors.EmailTaken` on a duplicate email
+        (compared case-insensitively)."""
+        ...
+
+    async def by_email(self, email: str) -> UserRecord | None: ...
+
+    async def by_id(self, user_id: str) -> UserRecord | None: ...
+
+    async def set_password_hash(self, user_id: str, password_hash: str) -> None: ...
+
+    async def disable(self, user_id: str, at: datetime) -> bool: ...
+
+    async def list(self, limit: int = 1000) -> list[UserRecord]: ...
+
+
+class SessionRepository(Protocol):
+    async def add(self, session: SessionRecord) -> None: ...
+
+    async def lock(self, session_id: str) -> SessionRecord | None:
+        """Read a session for update: concurrent writers of the same session wait (row lock)."""
+        ...
+
+    async def get(self, session_id: str) -> SessionRecord | None: ...
+
+    async def save_rotation(
+        self,
+        session_id: str,
+        *,
+        new_hash: str,
+        rotated_at: datetime,
+        refresh_expires_at: datetime,
+        ip: str | None,
+        user_agent: str | None,
+    ) -> None:
+        """Make ``new_hash`` current and keep the old current hash as previous."""
+        ...
+
+    async def revoke(
+        self, session_ids: Sequence[str], *, at: datetime, reason: RevokeReason
+    ) -> list[str]:
+        """Mark the still-live sessions among ``session_ids`` revoked; returns those changed."""
+        ...
+
+    async def active_ids_for_user(self, user_id: str, now: datetime) -> list[str]: ...
+
+    async def list_active(self, user_id: str, now: datetime) -> list[SessionRecord]: ...
+
+    async def delete_expired(self, before: datetime) -> int:
+        """Delete sessions whose refresh token expired before ``before``."""
+        ...
+
+    async def count_active(self, now: datetime) -> int: ...
+
+
+class RevocationRepository(Protocol):
+    async def add(self, revocations: Sequence[Revocation]) -> None: ...
+
+    async def live(self, now: datetime) -> tuple[list[Revocation], int]:
+        """Every revocation that still matters at ``now``, and the cursor of the newest."""
+        ...
+
+    async def since(self, cursor: int) -> tuple[list[Revocation], int]:
+        """Revocations written after ``cursor``, and the new cursor."""
+        ...
+
+    async def delete_expired(self, now: datetime) -> int: ...
+
+
+class AuditRepository(Protocol):
+    async def add(self, event: AuditEvent) -> None: ...
+
+    async def query(
+        self,
+        *,
+        user_id: str | None = None,
+        since: datetime | None = None,
+        kind: str | None = None,
+        limit: int = 1000,
+    ) -> list[AuditEvent]: ...
+
+
+class UnitOfWork(Protocol):
+    """The repositories of one transaction: it commits when the block ends without an error."""
+
+    @property
+    def users(self) -> UserRepository: ...
+    @property
+    def sessions(self) -> SessionRepository: ...
+    @property
+    def revocations(self) -> RevocationRepository: ...
+    @property
+    def audit(self) -> AuditRepository: ...
+
+
+class Database(Protocol):
+    def transaction(
+        self, *, write: bool = False
+    ) -> AbstractAsyncContextManager[UnitOfWork]:
+        """Open a unit of work. ``write=True`` takes the write lock up front (SQLite
+        ``BEGIN IMMEDIATE``), so a read-then-write never deadlocks or fails late.
+
+        Raises :class:`~tokensmith.errors.ServiceUnavailable` when the database is unreachable.
+        """
+        ...
+
+    async def ping(self) -> None:
+        """Raise :class:`~tokensmith.errors.ServiceUnavailable` unless the database answers."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+RevocationHandler = Callable[[Sequence[Revocation]], None]
+
+
+class RevocationFeed(Protocol):
+    """Carries revocations between processes and instances.
+
+    ``publish`` is called after the revoking transaction committed; ``run`` delivers
+    revocations made elsewhere to ``handler`` until cancelled. ``cursor`` is where the initial
+    load from the database stopped; ``resync`` reloads from the database (after an outage) and
+    returns the new cursor.
+    """
+
+    async def publish(self, revocations: Sequence[Revocation]) -> None: ...
+
+    async def run(
+        self,
+        handler: RevocationHandler,
+        resync: Callable[[], Awaitable[int]],
+        cursor: int,
+    ) -> None: ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,72 @@
+"""Revocation across processes: the local set answers, the database remembers, a feed spreads.
+
+Order matters: the revoking transaction commits first (so a restart forgets nothing), then the
+local set learns it (so this process refuses the token at once), then the feed tells the others.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from tokensmith.core.clock import Clock
+from tokensmith.core.models import Revocation
+from tokensmith.core.ports import Database, RevocationFeed
+from tokensmith.core.revocation import RevocationSet
+
+__all__ = ["Revoker"]
+
+log = logging.getLogger("tokensmith.revocation")
+
+
+class Revoker:
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        access_ttl: timedelta,
+        leeway: timedelta,
+        feed: RevocationFeed | None = None,
+    ) -> None:
+        self.revoked = RevocationSet()
+        self._clock = clock
+        self._horizon = access_ttl + leeway
+        self._feed = feed
+
+    def __repr__(self) -> str:
+        return f"Revoker({self.revoked!r})"
+
+    def is_revoked(self, session_id: str) -> bool:
+        return session_id in self.revoked
+
+    def revocations_for(self, session_ids: Sequence[str], at: datetime) -> list[Revocation]:
+        """The revocation records of sessions ended at ``at``: they matter until the last access
+        token such a session could have had is past its ``exp`` and the tolerance."""
+        until = at + self._horizon
+        return [Revocation(sid, until) for sid in session_ids]
+
+    async def announce(self, revocations: Sequence[Revocation]) -> None:
+        """Apply committed revocations here, then tell the other processes."""
+        if not revocations:
+            return
+        self.revoked.add(revocations)
+        if self._feed is not None:
+            try:
+                await self._feed.publish(revocations)
+            except Exception:  # the database has it; the others catch up on resync
+                log.warning("could not publish %d revocation(s); peers resync", len(revocations))
+
+    def apply(self, revocations: Sequence[Revocation]) -> None:
+        """Revocations that arrived from another process."""
+        self.revoked.add(revocations)
+
+    async def load(self, database: Database) -> int:
+        """Replace nothing, add everything still live in the database; returns the cursor."""
+        async with database.transaction() as uow:
+            live, cursor = await uow.revocations.live(self._clock.now())
+        self.revoked.add(live)
+        return cursor
+
+    def prune(self) -> int:
+        return self.revoked.prune(self._clock.now())

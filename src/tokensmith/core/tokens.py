@@ -1,0 +1,282 @@
+"""Access and refresh tokens: issuing and verifying, signature first, then one check per claim.
+
+The token layer raises domain errors only; the web layer turns them into HTTP answers.
+PyJWT's algorithm objects sign and verify; parsing is done here, strictly, so that the order of
+checks and the clock are ours (after joserfc: signature and claims are separate steps, ``now`` and
+``leeway`` are injected).
+"""
+
+from __future__ import annotations
+
+import binascii
+import hashlib
+import hmac
+import json
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from jwt.utils import base64url_decode, base64url_encode
+
+from tokensmith.core.clock import Clock
+from tokensmith.core.keys import KeySet
+from tokensmith.core.models import AccessClaims, RefreshClaims
+from tokensmith.errors import (
+    InvalidRefreshToken,
+    InvalidToken,
+    RefreshTokenExpired,
+    TokenExpired,
+    TokensmithError,
+)
+
+__all__ = ["ACCESS_TYP", "MAX_TOKEN_BYTES", "REFRESH_TYP", "TokenCodec", "TokenPolicy", "hash_jti"]
+
+ACCESS_TYP: Final = "at+jwt"  # RFC 9068 section 2.1
+REFRESH_TYP: Final = "rt+jwt"
+MAX_TOKEN_BYTES: Final = 8192
+"""Our tokens are ~400 bytes; anything this large is refused before any parsing."""
+
+_SEGMENT = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPolicy:
+    issuer: str
+    audience: str
+    access_ttl: timedelta
+    refresh_ttl: timedelta
+    leeway: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class _Kind:
+    typ: str
+    invalid: type[TokensmithError]
+    expired: type[TokensmithError]
+    required_strings: tuple[str, ...]
+
+
+_ACCESS = _Kind(ACCESS_TYP, InvalidToken, TokenExpired, ("sub", "sid", "jti", "email"))
+_REFRESH = _Kind(REFRESH_TYP, InvalidRefreshToken, RefreshTokenExpired, ("sub", "sid", "jti"))
+
+
+def hash_jti(jti: str) -> str:
+    """What the database keeps of a refresh token: SHA-256 of its signed, random ``jti``.
+
+    Hashing the ``jti`` rather than the token text means every encoding of one token (padding,
+    spare bits) is the same record, so a revoked token stays revoked however it is re-encoded.
+    """
+    return hashlib.sha256(jti.encode()).hexdigest()
+
+
+class TokenCodec:
+    """Issues and verifies both token kinds with their own keys."""
+
+    def __init__(
+        self, access_keys: KeySet, refresh_keys: KeySet, policy: TokenPolicy, clock: Clock
+    ) -> None:
+        self._access_keys = access_keys
+        self._refresh_keys = refresh_keys
+        self._policy = policy
+        self._clock = clock
+        self._access_header = _encode_json(
+            {"alg": access_keys.algorithm, "kid": access_keys.signing_kid, "typ": ACCESS_TYP}
+        )
+        self._refresh_header = _encode_json(
+            {"alg": refresh_keys.algorithm, "kid": refresh_keys.signing_kid, "typ": REFRESH_TYP}
+        )
+
+    @property
+    def policy(self) -> TokenPolicy:
+        return self._policy
+
+    def __repr__(self) -> str:
+        return f"TokenCodec(access={self._access_keys.algorithm}, refresh=HS256)"
+
+    # -- issuing -----------------------------------------------------------------------------
+
+    def issue_access(self, *, user_id: str, session_id: str, email: str, now: datetime) -> str:
+        iat = int(now.timestamp())
+        claims = {
+            "iss": self._policy.issuer,
+            "aud": self._policy.audience,
+            "sub": user_id,
+            "sid": session_id,
+            "jti": secrets.token_urlsafe(16),
+            "iat": iat,
+            "exp": iat + int(self._policy.access_ttl.total_seconds()),
+            "email": email,
+        }
+        return self._sign(self._access_header, claims, self._access_keys)
+
+    def issue_refresh(self, *, user_id: str, session_id: str, jti: str, iat: int, exp: int) -> str:
+        """Sign a refresh token. Deterministic (HMAC): the same claims give the same token, which
+        is how the reuse grace hands out the same successor without storing it."""
+        claims = {
+            "iss": self._policy.issuer,
+            "aud": self._policy.audience,
+            "sub": user_id,
+            "sid": session_id,
+            "jti": jti,
+            "iat": iat,
+            "exp": exp,
+        }
+        return self._sign(self._refresh_header, claims, self._refresh_keys)
+
+    def successor_jti(self, jti: str) -> str:
+        """The ``jti`` of the token that replaces ``jti``: derived with the refresh key, so it can
+        be recomputed within the grace and cannot be guessed without the key."""
+        digest = hmac.digest(self._refresh_secret_for_derivation, b"next:" + jti.encode(), "sha256")
+        return base64url_encode(digest[:16]).decode()
+
+    @property
+    def _refresh_secret_for_derivation(self) -> bytes:
+        key = self._refresh_keys.signing_key
+        return key if isinstance(key, bytes) else bytes(key)
+
+    @staticmethod
+    def _sign(header_segment: bytes, claims: dict[str, Any], keys: KeySet) -> str:
+        signing_input = header_segment + b"." + _encode_json(claims)
+        signature = keys.implementation.sign(signing_input, keys.signing_key)
+        return (signing_input + b"." + base64url_encode(signature)).decode()
+
+    # -- verifying ---------------------------------------------------------------------------
+
+    def verify_access(self, token: str, *, check_expiry: bool = True) -> AccessClaims:
+        """Verify an access token: signature with the configured algorithm, then its claims.
+
+        Raises :class:`InvalidToken` or :class:`TokenExpired`.
+        """
+        claims = self._verify(token, self._access_keys, _ACCESS, check_expiry)
+        return AccessClaims(
+            sub=claims["sub"],
+            sid=claims["sid"],
+            jti=claims["jti"],
+            email=claims["email"],
+            iat=claims["iat"],
+            exp=claims["exp"],
+            raw=claims,
+        )
+
+    def verify_refresh(self, token: str, *, check_expiry: bool = True) -> RefreshClaims:
+        """Verify a refresh token. Raises :class:`InvalidRefreshToken` or
+        :class:`RefreshTokenExpired`."""
+        claims = self._verify(token, self._refresh_keys, _REFRESH, check_expiry)
+        return RefreshClaims(
+            sub=claims["sub"],
+            sid=claims["sid"],
+            jti=claims["jti"],
+            iat=claims["iat"],
+            exp=claims["exp"],
+        )
+
+    def _verify(self, token: str, keys: KeySet, kind: _Kind, check_expiry: bool) -> dict[str, Any]:
+        invalid = kind.invalid
+        if not isinstance(token, str) or len(token) > MAX_TOKEN_BYTES:
+            raise invalid("The token is too large to be one of ours")
+        header_b64, payload_b64, signature = _split(token, invalid)
+        header = _decode_object(header_b64, invalid, "header")
+        # RFC 8725 section 3.1: accept only the configured algorithm, never the token's own
+        # choice (this is what stops "alg: none" and HS/RS key confusion).
+        if header.get("alg") != keys.algorithm:
+            raise invalid("The token is signed with an algorithm this server does not accept")
+        # RFC 7515 section 4.1.11: we understand no extensions, so any "crit" is fatal.
+        if "crit" in header:
+            raise invalid("The token requires extensions this server does not support")
+        # RFC 8725 section 3.11: explicit typing keeps access and refresh tokens apart.
+        typ = header.get("typ")
+        if not isinstance(typ, str) or typ.lower().removeprefix("application/") != kind.typ:
+            raise invalid(f"The token is not of the expected type ({kind.typ})")
+        kid = header.get("kid")
+        verifier = keys.verifiers.get(kid) if isinstance(kid, str) else None
+        if verifier is None:
+            raise invalid("The token was signed with a key this server does not know")
+        signing_input = f"{header_b64}.{payload_b64}".encode()
+        try:
+            valid = keys.implementation.verify(signing_input, verifier.key, signature)
+        except Exception:  # a malformed signature for the key type (e.g. bad DER) is just invalid
+            valid = False
+        if not valid:
+            raise invalid("The token's signature does not match")
+        # Only now, with the signature good, do the claims mean anything.
+        claims = _decode_object(payload_b64, invalid, "payload")
+        self._check_claims(claims, kind, check_expiry)
+        return claims
+
+    def _check_claims(self, claims: dict[str, Any], kind: _Kind, check_expiry: bool) -> None:
+        invalid = kind.invalid
+        if claims.get("iss") != self._policy.issuer:
+            raise invalid("The token was issued by someone else (iss)")
+        if claims.get("aud") != self._policy.audience:
+            raise invalid("The token is meant for another audience (aud)")
+        for name in kind.required_strings:
+            value = claims.get(name)
+            if not isinstance(value, str) or not value:
+                raise invalid(f"The token's '{name}' claim is missing or not a string")
+        for name in ("iat", "exp"):
+            if not _is_numeric_date(claims.get(name)):
+                raise invalid(f"The token's '{name}' claim is missing or not a whole number")
+        nbf = claims.get("nbf")
+        if nbf is not None and not _is_numeric_date(nbf):
+            raise invalid("The token's 'nbf' claim is not a whole number")
+        now = int(self._clock.now().timestamp())
+        leeway = int(self._policy.leeway.total_seconds())
+        # RFC 7519 sections 4.1.4-4.1.6, each with the configured tolerance.
+        if claims["iat"] > now + leeway:
+            raise invalid("The token was issued in the future: check the clocks (iat)")
+        if nbf is not None and nbf > now + leeway:
+            raise invalid("The token is not valid yet (nbf)")
+        if check_expiry and claims["exp"] <= now - leeway:
+            raise kind.expired()
+
+
+def _split(token: str, invalid: type[TokensmithError]) -> tuple[str, str, bytes]:
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise invalid("The token is malformed: a JWT has three dot-separated parts")
+    for part in parts:
+        if not _SEGMENT.match(part):
+            raise invalid("The token is malformed: parts must be unpadded base64url")
+    signature = _b64decode(parts[2], invalid)
+    return parts[0], parts[1], signature
+
+
+def _b64decode(segment: str, invalid: type[TokensmithError]) -> bytes:
+    try:
+        raw = base64url_decode(segment)
+    except (binascii.Error, ValueError):
+        raise invalid("The token is malformed: bad base64url") from None
+    # RFC 7515 section 2 uses canonical base64url: refuse encodings with stray bits.
+    if base64url_encode(raw).decode() != segment:
+        raise invalid("The token is malformed: non-canonical base64url")
+    return raw
+
+
+def _decode_object(segment: str, invalid: type[TokensmithError], what: str) -> dict[str, Any]:
+    raw = _b64decode(segment, invalid)
+    try:
+        value = json.loads(raw, object_pairs_hook=_no_duplicates)
+    except (ValueError, RecursionError, UnicodeDecodeError):
+        raise invalid(f"The token's {what} is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise invalid(f"The token's {what} is not a JSON object")
+    return value
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # RFC 7515 section 5.2: a parser must reject or use the last duplicate; we reject, so two
+    # parsers can never disagree about which value was signed.
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise ValueError("duplicate member")
+    return result
+
+
+def _is_numeric_date(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and -(2**53) < value < 2**53
+
+
+def _encode_json(value: dict[str, Any]) -> bytes:
+    return base64url_encode(json.dumps(value, separators=(",", ":")).encode())

@@ -1,0 +1,226 @@
+"""One error tree for the whole of tokensmith.
+
+Every error carries the contract's stable ``code`` (CONTRACT.md section 4). The core raises these;
+the edges present them: the web layer maps ``code`` to an HTTP status and ``WWW-Authenticate``
+(``tokensmith.web.errors``), the CLI maps them to exit codes, and the Python client rebuilds the
+same class from the ``code`` it receives (:func:`error_from_code`).
+
+::
+
+    TokensmithError
+    ├── AuthenticationError            access-token problems on protected routes
+    │   ├── NoToken                    NO_TOKEN
+    │   ├── TokenExpired               TOKEN_EXPIRED
+    │   ├── InvalidToken               INVALID_TOKEN
+    │   └── TokenRevoked               TOKEN_REVOKED
+    ├── InvalidCredentials             INVALID_CREDENTIALS
+    ├── RefreshError                   refresh-token problems
+    │   ├── RefreshTokenRequired       REFRESH_TOKEN_REQUIRED
+    │   ├── InvalidRefreshToken        INVALID_REFRESH_TOKEN
+    │   ├── RefreshTokenExpired        REFRESH_TOKEN_EXPIRED
+    │   ├── TokenReuseDetected         TOKEN_REUSE_DETECTED
+    │   └── SessionRevoked             SESSION_REVOKED
+    ├── CsrfFailed                     CSRF_FAILED
+    ├── EmailTaken                     EMAIL_TAKEN
+    ├── NotFound                       NOT_FOUND
+    ├── MethodNotAllowed               METHOD_NOT_ALLOWED
+    ├── PayloadTooLarge                PAYLOAD_TOO_LARGE
+    ├── ValidationError                VALIDATION_ERROR
+    ├── RateLimited                    RATE_LIMITED
+    ├── ServiceUnavailable             SERVICE_UNAVAILABLE
+    └── ConfigError                    CONFIG_ERROR (start-up only, never over HTTP)
+
+Messages are written for the person reading them and never contain a token, a secret or a
+password.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = [
+    "AuthenticationError",
+    "ConfigError",
+    "CsrfFailed",
+    "EmailTaken",
+    "InvalidCredentials",
+    "InvalidRefreshToken",
+    "InvalidToken",
+    "MethodNotAllowed",
+    "NoToken",
+    "NotFound",
+    "PayloadTooLarge",
+    "RateLimited",
+    "RefreshError",
+    "RefreshTokenExpired",
+    "RefreshTokenRequired",
+    "ServiceUnavailable",
+    "SessionRevoked",
+    "TokenExpired",
+    "TokenReuseDetected",
+    "TokenRevoked",
+    "TokensmithError",
+    "ValidationError",
+    "error_from_code",
+]
+
+
+class TokensmithError(Exception):
+    """Base of every tokensmith error; ``code`` is the contract's stable identifier."""
+
+    code: ClassVar[str] = "INTERNAL_ERROR"
+    default_message: ClassVar[str] = "Something went wrong"
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or self.default_message
+        super().__init__(self.message)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code!r}, message={self.message!r})"
+
+
+class AuthenticationError(TokensmithError):
+    """The access token on a protected route is missing or not acceptable."""
+
+
+class NoToken(AuthenticationError):
+    code = "NO_TOKEN"
+    default_message = "No access token: send 'Authorization: Bearer <token>'"
+
+
+class TokenExpired(AuthenticationError):
+    code = "TOKEN_EXPIRED"
+    default_message = "The access token has expired: refresh it"
+
+
+class InvalidToken(AuthenticationError):
+    code = "INVALID_TOKEN"
+    default_message = "The access token is not valid"
+
+
+class TokenRevoked(AuthenticationError):
+    code = "TOKEN_REVOKED"
+    default_message = "The session of this token has ended: log in again"
+
+
+class InvalidCredentials(TokensmithError):
+    code = "INVALID_CREDENTIALS"
+    default_message = "Invalid email or password"
+
+
+class RefreshError(TokensmithError):
+    """The refresh token presented cannot mint new tokens."""
+
+
+class RefreshTokenRequired(RefreshError):
+    code = "REFRESH_TOKEN_REQUIRED"
+    default_message = "A refresh token is required"
+
+
+class InvalidRefreshToken(RefreshError):
+    code = "INVALID_REFRESH_TOKEN"
+    default_message = "The refresh token is not valid"
+
+
+class RefreshTokenExpired(RefreshError):
+    code = "REFRESH_TOKEN_EXPIRED"
+    default_message = "The refresh token has expired: log in again"
+
+
+class TokenReuseDetected(RefreshError):
+    code = "TOKEN_REUSE_DETECTED"
+    default_message = (
+        "This refresh token was already used; the session has been revoked as a precaution"
+    )
+
+
+class SessionRevoked(RefreshError):
+    code = "SESSION_REVOKED"
+    default_message = "The session has ended: log in again"
+
+
+class CsrfFailed(TokensmithError):
+    code = "CSRF_FAILED"
+    default_message = "Missing or wrong X-CSRF-Token header"
+
+
+class EmailTaken(TokensmithError):
+    code = "EMAIL_TAKEN"
+    default_message = "An account with this email already exists"
+
+
+class NotFound(TokensmithError):
+    code = "NOT_FOUND"
+    default_message = "Not found"
+
+
+class MethodNotAllowed(TokensmithError):
+    code = "METHOD_NOT_ALLOWED"
+    default_message = "Method not allowed"
+
+
+class PayloadTooLarge(TokensmithError):
+    code = "PAYLOAD_TOO_LARGE"
+    default_message = "Request body is larger than 64 KiB"
+
+
+class ValidationError(TokensmithError):
+    code = "VALIDATION_ERROR"
+    default_message = "The request is not valid"
+
+    def __init__(self, message: str | None = None, details: list[dict[str, Any]] | None = None):
+        super().__init__(message)
+        self.details = details or []
+
+
+class RateLimited(TokensmithError):
+    code = "RATE_LIMITED"
+    default_message = "Too many requests: try again later"
+
+    def __init__(self, message: str | None = None, retry_after_s: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after_s = max(1, int(retry_after_s))
+
+
+class ServiceUnavailable(TokensmithError):
+    code = "SERVICE_UNAVAILABLE"
+    default_message = "The service is temporarily unavailable: try again shortly"
+
+
+class ConfigError(TokensmithError):
+    """A configuration value is wrong; ``variable`` names it. Raised at start-up only."""
+
+    code = "CONFIG_ERROR"
+
+    def __init__(self, variable: str, problem: str) -> None:
+        self.variable = variable
+        super().__init__(f"{variable}: {problem}")
+
+
+def _all_subclasses(cls: type[TokensmithError]) -> list[type[TokensmithError]]:
+    found: list[type[TokensmithError]] = []
+    for sub in cls.__subclasses__():
+        found.append(sub)
+        found.extend(_all_subclasses(sub))
+    return found
+
+
+_BY_CODE: dict[str, type[TokensmithError]] = {
+    # InvalidCredentials is 401 on login and 403 on password change: one class, one code.
+    sub.code: sub
+    for sub in _all_subclasses(TokensmithError)
+    if "code" in vars(sub)
+}
+
+
+def error_from_code(code: str, message: str | None = None) -> TokensmithError:
+    """Rebuild the error class the server raised from the contract ``code`` it sent.
+
+    An unknown code (a newer server) becomes a plain :class:`TokensmithError` keeping the code.
+    """
+    cls = _BY_CODE.get(code)
+    if cls is None or cls is ConfigError:
+        err = TokensmithError(message)
+        err.code = code  # type: ignore[misc]  # keep the server's code on the generic error
+        return err
+    return cls(message)

@@ -1,0 +1,166 @@
+"""The core wired to its adapters, from :class:`~tokensmith.settings.Settings`.
+
+Both the web integration and the CLI build their services here, so there is one place that
+decides which adapter implements which port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from tokensmith.core.accounts import AccountService
+from tokensmith.core.clock import Clock, SystemClock
+from tokensmith.core.keys import KeySet
+from tokensmith.core.passwords import OWASP_2023, Argon2Parameters, PasswordHasher
+from tokensmith.core.ports import RevocationFeed
+from tokensmith.core.revoker import Revoker
+from tokensmith.core.sessions import SessionPolicy, SessionService
+from tokensmith.core.tokens import TokenCodec, TokenPolicy
+from tokensmith.errors import ConfigError, ServiceUnavailable
+from tokensmith.settings import Settings
+from tokensmith.storage.sql.database import SqlDatabase
+from tokensmith.storage.sql.feed import SqlPollingFeed
+
+__all__ = ["Services", "build_access_keys", "build_services"]
+
+log = logging.getLogger("tokensmith")
+
+
+def build_access_keys(settings: Settings) -> KeySet:
+    if settings.jwt_algorithm == "HS256":
+        previous = [s.get_secret_value().encode() for s in settings.jwt_previous_secrets]
+        return KeySet.hmac(settings.access_secret, previous)
+    assert settings.jwt_private_key_file is not None
+    try:
+        pem = settings.jwt_private_key_file.read_bytes()
+    except OSError as exc:
+        raise ConfigError("JWT_PRIVATE_KEY_FILE", f"cannot read: {exc.strerror}") from None
+    return KeySet.asymmetric(settings.jwt_algorithm, _split_pems(pem))
+
+
+def _split_pems(data: bytes) -> list[bytes]:
+    """A key file may hold a ring of keys: the first signs, the others still verify."""
+    marker = b"-----END PRIVATE KEY-----"
+    parts = [p.strip() + b"\n" + marker + b"\n" for p in data.split(marker) if p.strip()]
+    return parts or [data]
+
+
+@dataclass
+class Services:
+    settings: Settings
+    clock: Clock
+    database: SqlDatabase
+    codec: TokenCodec
+    access_keys: KeySet
+    hasher: PasswordHasher
+    revoker: Revoker
+    sessions: SessionService
+    accounts: AccountService
+    feed: RevocationFeed | None
+    _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return f"Services({self.database!r})"
+
+    async def start(self, *, migrate: bool | None = None) -> None:
+        """Check the database (upgrading an embedded one), load revocations, start the feed and
+        the cleanup loop. Raises :class:`ConfigError` naming DATABASE_URL when unreachable."""
+        from tokensmith.storage.sql import migrate as migrations
+
+        try:
+            await self.database.ping()
+            if migrate if migrate is not None else self.database.is_sqlite:
+                await migrations.upgrade(self.database)
+            cursor = await self.revoker.load(self.database)
+        except ServiceUnavailable:
+            raise ConfigError("DATABASE_URL", "the database cannot be reached") from None
+        except Exception as exc:
+            if type(exc).__module__.startswith(("sqlalchemy", "asyncpg", "sqlite3")):
+                raise ConfigError(
+                    "DATABASE_URL",
+                    f"the database is not usable ({type(exc).__name__}); "
+                    "run 'tokensmith db upgrade'",
+                ) from None
+            raise
+        if self.feed is not None:
+            self._spawn(self.feed.run(self.revoker.apply, self._resync, cursor))
+        self._spawn(self._housekeeping())
+
+    async def _resync(self) -> int:
+        return await self.revoker.load(self.database)
+
+    def _spawn(self, coro: Any) -> None:
+        self._tasks.append(asyncio.create_task(coro))
+
+    async def _housekeeping(self, every: timedelta = timedelta(minutes=1)) -> None:
+        while True:
+            await asyncio.sleep(every.total_seconds())
+            self.revoker.prune()
+            try:
+                await self.sessions.cleanup()
+            except ServiceUnavailable:
+                continue
+            except Exception:
+                log.exception("cleanup failed")
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        if self.feed is not None:
+            await self.feed.close()
+        await self.database.close()
+        self.hasher.close()
+
+
+def build_services(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    argon2: Argon2Parameters = OWASP_2023,
+    feed: RevocationFeed | None = None,
+) -> Services:
+    clock = clock or SystemClock()
+    database = SqlDatabase(settings.resolved_database_url)
+    access_keys = build_access_keys(settings)
+    codec = TokenCodec(
+        access_keys,
+        KeySet.hmac(settings.refresh_secret),
+        TokenPolicy(
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            access_ttl=settings.jwt_expires_in,
+            refresh_ttl=settings.jwt_refresh_expires_in,
+            leeway=settings.jwt_clock_tolerance,
+        ),
+        clock,
+    )
+    if feed is None:
+        feed = SqlPollingFeed(database)
+    revoker = Revoker(
+        clock, access_ttl=settings.jwt_expires_in, leeway=settings.jwt_clock_tolerance, feed=feed
+    )
+    sessions = SessionService(
+        database,
+        codec,
+        revoker,
+        SessionPolicy(
+            refresh_ttl=settings.jwt_refresh_expires_in,
+            max_age=settings.session_max_age,
+            reuse_grace=settings.refresh_reuse_grace,
+        ),
+        clock,
+    )
+    hasher = PasswordHasher(argon2)
+    accounts = AccountService(database, hasher, sessions, revoker, clock)
+    return Services(
+        settings, clock, database, codec, access_keys, hasher, revoker, sessions, accounts, feed
+    )

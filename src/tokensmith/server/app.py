@@ -1,0 +1,142 @@
+"""The composition root of the standalone server."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.resources import files
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse, JSONResponse, Response
+from starlette.middleware.cors import CORSMiddleware
+
+from tokensmith.core.clock import Clock
+from tokensmith.core.passwords import OWASP_2023, Argon2Parameters
+from tokensmith.errors import ServiceUnavailable
+from tokensmith.settings import Settings, load_settings
+from tokensmith.web import Tokensmith
+
+__all__ = ["create_app", "create_app_from_env"]
+
+log = logging.getLogger("tokensmith.server")
+
+STATIC = files("tokensmith.server") / "static"
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    argon2: Argon2Parameters = OWASP_2023,
+) -> FastAPI:
+    auth = Tokensmith(settings, clock=clock, argon2=argon2)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with auth.lifespan(app):
+            yield
+
+    app = FastAPI(
+        title="tokensmith",
+        version=_version(),
+        summary="JWT sessions that behave",
+        lifespan=lifespan,
+    )
+    app.state.tokensmith = auth
+    auth.install(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,  # exact origins only, never "*"
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "X-CSRF-Token", "X-Token-Transport"],
+            max_age=600,
+        )
+
+    @app.get("/healthz", tags=["operations"])
+    async def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"], responses={503: {"description": "not ready"}})
+    async def readyz() -> JSONResponse:
+        """Ready to serve: the database (and Redis, when configured) answers."""
+        checks: dict[str, str] = {}
+        try:
+            await auth.services.database.ping()
+            checks["database"] = "ok"
+        except ServiceUnavailable:
+            checks["database"] = "unavailable"
+        ready = all(v == "ok" for v in checks.values())
+        body: dict[str, Any] = {"status": "ok" if ready else "unavailable", "checks": checks}
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    @app.get("/.well-known/jwks.json", tags=["operations"])
+    async def jwks() -> JSONResponse:
+        """Public keys of access tokens, with ``kid`` (empty for HS256: its key is secret)."""
+        return JSONResponse(
+            {"keys": auth.services.access_keys.public_jwks()},
+            headers={"Cache-Control": "public, max-age=300"},
+        )
+
+    @app.get("/", include_in_schema=False)
+    async def web_app() -> Response:
+        return _static("index.html", "text/html; charset=utf-8")
+
+    @app.get("/tokensmith.js", include_in_schema=False)
+    async def browser_client() -> Response:
+        return _static("tokensmith.js", "text/javascript; charset=utf-8")
+
+    @app.get("/static/{name}", include_in_schema=False)
+    async def static_file(name: str) -> Response:
+        return _static(name, None)
+
+    return app
+
+
+_TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".html": "text/html; charset=utf-8",
+    ".ts": "text/plain; charset=utf-8",
+    ".png": "image/png",
+    ".svg": "image/svg+xml",
+}
+
+
+def _static(name: str, media_type: str | None) -> Response:
+    from tokensmith.errors import NotFound
+
+    # An exact file name in the static folder: no path separators, no dot-files.
+    if "/" in name or "\\" in name or name.startswith(".") or not name:
+        raise NotFound()
+    resource = STATIC / name
+    if not resource.is_file():
+        raise NotFound()
+    suffix = "." + name.rsplit(".", 1)[-1] if "." in name else ""
+    return FileResponse(
+        str(resource),
+        media_type=media_type or _TYPES.get(suffix, "application/octet-stream"),
+        headers={"Cache-Control": "no-cache"},
+    )
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tokensmith")
+    except PackageNotFoundError:
+        return "0"
+
+
+def create_app_from_env() -> FastAPI:
+    """For ``uvicorn --factory`` and worker processes: settings from the environment."""
+    from tokensmith.server.logging import configure_logging
+
+    settings = load_settings()
+    configure_logging(settings.tokensmith_log_level)
+    return create_app(settings)

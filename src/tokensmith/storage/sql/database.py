@@ -1,0 +1,142 @@
+"""The SQL database: engine set-up per dialect, transactions, and failure translation.
+
+Every driver failure that means "the database cannot be reached" becomes
+:class:`~tokensmith.errors.ServiceUnavailable` here, at the boundary, so the web layer answers 503
+and never 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, TimeoutError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from tokensmith.errors import ConfigError, ServiceUnavailable
+from tokensmith.storage.sql.repositories import SqlUnitOfWork
+
+__all__ = ["SqlDatabase", "async_url"]
+
+log = logging.getLogger("tokensmith.database")
+
+_WRITE = "tokensmith_write"
+_UNAVAILABLE = (OperationalError, InterfaceError, TimeoutError, OSError, asyncio.TimeoutError)
+
+
+def async_url(url: str) -> str:
+    """Map the user's URL to the async driver: ``sqlite`` -> aiosqlite, ``postgresql`` ->
+    asyncpg."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return parsed.set(drivername="sqlite+aiosqlite").render_as_string(hide_password=False)
+    if backend in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+    raise ConfigError("DATABASE_URL", f"unsupported database {backend!r}")
+
+
+class SqlDatabase:
+    """Implements :class:`tokensmith.core.ports.Database` over SQLAlchemy's async engine."""
+
+    def __init__(self, url: str, *, pool_size: int = 10, connect_timeout_s: float = 3.0):
+        self.url = async_url(url)
+        self.dialect = make_url(self.url).get_backend_name()
+        self.engine = self._make_engine(pool_size, connect_timeout_s)
+
+    def __repr__(self) -> str:
+        return f"SqlDatabase({make_url(self.url).render_as_string(hide_password=True)!r})"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    def _make_engine(self, pool_size: int, connect_timeout_s: float) -> AsyncEngine:
+        if self.is_sqlite:
+            database = make_url(self.url).database
+            if database and database != ":memory:":
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            engine = create_async_engine(
+                self.url, pool_size=pool_size, max_overflow=0, pool_timeout=connect_timeout_s
+            )
+            _sqlite_pragmas_and_locking(engine)
+            return engine
+        connect_args: dict[str, Any] = {
+            "timeout": connect_timeout_s,
+            "command_timeout": 10,
+            "server_settings": {"application_name": "tokensmith"},
+        }
+        return create_async_engine(
+            self.url,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_timeout=connect_timeout_s,
+            pool_pre_ping=True,
+            pool_recycle=1800,
+            connect_args=connect_args,
+        )
+
+    @asynccontextmanager
+    async def transaction(self, *, write: bool = False) -> AsyncIterator[SqlUnitOfWork]:
+        try:
+            async with self.engine.connect() as conn:
+                if write:
+                    conn = await conn.execution_options(**{_WRITE: True})
+                async with conn.begin():
+                    yield SqlUnitOfWork(conn)
+        except _UNAVAILABLE as exc:
+            raise self._unavailable(exc) from None
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise self._unavailable(exc) from None
+            raise
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.begin() as conn:
+            yield conn
+
+    def _unavailable(self, exc: BaseException) -> ServiceUnavailable:
+        log.warning("database unavailable: %s", type(exc).__name__)
+        return ServiceUnavailable("The database cannot be reached: try again shortly")
+
+    async def ping(self) -> None:
+        try:
+            async with asyncio.timeout(3):
+                async with self.engine.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
+        except (*_UNAVAILABLE, DBAPIError) as exc:
+            raise self._unavailable(exc) from None
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def _sqlite_pragmas_and_locking(engine: AsyncEngine) -> None:
+    """WAL for concurrent readers, a busy timeout for writers of several processes, and
+    ``BEGIN IMMEDIATE`` for write transactions so read-then-write is serialised up front.
+
+    pysqlite's own transaction handling is switched off (SQLAlchemy's documented recipe) so the
+    ``begin`` event below decides how each transaction starts.
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(conn: Any) -> None:
+        write = conn.get_execution_options().get(_WRITE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")

@@ -1,0 +1,51 @@
+"""Schema migrations with Alembic, run programmatically on the application's own engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from tokensmith.storage.sql.database import SqlDatabase
+
+__all__ = ["current_revision", "head_revision", "upgrade"]
+
+_SCRIPTS = Path(__file__).with_name("migrations")
+
+
+def _config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(_SCRIPTS))
+    return config
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+async def upgrade(database: SqlDatabase, revision: str = "head") -> str:
+    """Upgrade the schema to ``revision``; returns the revision the database is at after."""
+
+    def _run(sync_connection: Any) -> None:
+        config = _config()
+        config.attributes["connection"] = sync_connection
+        command.upgrade(config, revision)
+
+    async with database.engine.connect() as conn:
+        conn = await conn.execution_options(tokensmith_write=True)
+        async with conn.begin():
+            await conn.run_sync(_run)
+    return await current_revision(database) or "base"
+
+
+async def current_revision(database: SqlDatabase) -> str | None:
+    async with database.engine.connect() as conn:
+        return await conn.run_sync(
+            lambda sync: MigrationContext.configure(sync).get_current_revision()
+        )

@@ -1,0 +1,317 @@
+"""The core's repositories over one SQLAlchemy connection (one transaction)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from tokensmith.core.models import (
+    AuditEvent,
+    AuditKind,
+    Revocation,
+    RevokeReason,
+    SessionRecord,
+    User,
+    UserRecord,
+)
+from tokensmith.errors import EmailTaken
+from tokensmith.storage.sql.tables import audit_log, revocations, sessions, users
+
+__all__ = [
+    "SqlAuditRepository",
+    "SqlRevocationRepository",
+    "SqlSessionRepository",
+    "SqlUnitOfWork",
+    "SqlUserRepository",
+]
+
+
+def _user(row: RowMapping) -> UserRecord:
+    return UserRecord(
+        user=User(row["id"], row["email"], row["name"], row["created_at"]),
+        password_hash=row["password_hash"],
+        disabled_at=row["disabled_at"],
+    )
+
+
+class SqlUserRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def add(self, user: User, password_hash: str) -> None:
+        try:
+            async with self._conn.begin_nested():
+                await self._conn.execute(
+                    insert(users).values(
+                        id=user.id,
+                        email=user.email,
+                        name=user.name,
+                        password_hash=password_hash,
+                        created_at=user.created_at,
+                    )
+                )
+        except IntegrityError:
+            raise EmailTaken() from None
+
+    async def by_email(self, email: str) -> UserRecord | None:
+        row = (await self._conn.execute(select(users).where(users.c.email == email))).mappings()
+        found = row.first()
+        return _user(found) if found else None
+
+    async def by_id(self, user_id: str) -> UserRecord | None:
+        row = (await self._conn.execute(select(users).where(users.c.id == user_id))).mappings()
+        found = row.first()
+        return _user(found) if found else None
+
+    async def set_password_hash(self, user_id: str, password_hash: str) -> None:
+        await self._conn.execute(
+            update(users).where(users.c.id == user_id).values(password_hash=password_hash)
+        )
+
+    async def disable(self, user_id: str, at: datetime) -> bool:
+        result = await self._conn.execute(
+            update(users)
+            .where(users.c.id == user_id, users.c.disabled_at.is_(None))
+            .values(disabled_at=at)
+        )
+        return bool(result.rowcount)
+
+    async def list(self, limit: int = 1000) -> list[UserRecord]:
+        rows = await self._conn.execute(select(users).order_by(users.c.created_at).limit(limit))
+        return [_user(row) for row in rows.mappings()]
+
+
+def _session(row: RowMapping) -> SessionRecord:
+    reason = row["revoked_reason"]
+    return SessionRecord(
+        id=row["id"],
+        user_id=row["user_id"],
+        created_at=row["created_at"],
+        last_used_at=row["last_used_at"],
+        expires_at=row["expires_at"],
+        refresh_expires_at=row["refresh_expires_at"],
+        current_hash=row["current_hash"],
+        previous_hash=row["previous_hash"],
+        rotated_at=row["rotated_at"],
+        generation=row["generation"],
+        ip=row["ip"],
+        user_agent=row["user_agent"],
+        revoked_at=row["revoked_at"],
+        revoked_reason=RevokeReason(reason) if reason else None,
+    )
+
+
+class SqlSessionRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def add(self, session: SessionRecord) -> None:
+        await self._conn.execute(
+            insert(sessions).values(
+                id=session.id,
+                user_id=session.user_id,
+                created_at=session.created_at,
+                last_used_at=session.last_used_at,
+                expires_at=session.expires_at,
+                refresh_expires_at=session.refresh_expires_at,
+                current_hash=session.current_hash,
+                generation=0,
+                ip=session.ip,
+                user_agent=session.user_agent,
+            )
+        )
+
+    async def lock(self, session_id: str) -> SessionRecord | None:
+        # FOR UPDATE on PostgreSQL; SQLite is already serialised by BEGIN IMMEDIATE.
+        query = select(sessions).where(sessions.c.id == session_id).with_for_update()
+        found = (await self._conn.execute(query)).mappings().first()
+        return _session(found) if found else None
+
+    async def get(self, session_id: str) -> SessionRecord | None:
+        query = select(sessions).where(sessions.c.id == session_id)
+        found = (await self._conn.execute(query)).mappings().first()
+        return _session(found) if found else None
+
+    async def save_rotation(
+        self,
+        session_id: str,
+        *,
+        new_hash: str,
+        rotated_at: datetime,
+        refresh_expires_at: datetime,
+        ip: str | None,
+        user_agent: str | None,
+    ) -> None:
+        await self._conn.execute(
+            update(sessions)
+            .where(sessions.c.id == session_id)
+            .values(
+                previous_hash=sessions.c.current_hash,
+                current_hash=new_hash,
+                rotated_at=rotated_at,
+                last_used_at=rotated_at,
+                refresh_expires_at=refresh_expires_at,
+                generation=sessions.c.generation + 1,
+                ip=ip,
+                user_agent=user_agent,
+            )
+        )
+
+    async def revoke(
+        self, session_ids: Sequence[str], *, at: datetime, reason: RevokeReason
+    ) -> list[str]:
+        if not session_ids:
+            return []
+        result = await self._conn.execute(
+            update(sessions)
+            .where(sessions.c.id.in_(list(session_ids)), sessions.c.revoked_at.is_(None))
+            .values(revoked_at=at, revoked_reason=reason.value)
+            .returning(sessions.c.id)
+        )
+        return [row[0] for row in result]
+
+    async def active_ids_for_user(self, user_id: str, now: datetime) -> list[str]:
+        rows = await self._conn.execute(
+            select(sessions.c.id).where(
+                sessions.c.user_id == user_id,
+                sessions.c.revoked_at.is_(None),
+                sessions.c.refresh_expires_at > now,
+            )
+        )
+        return [row[0] for row in rows]
+
+    async def list_active(self, user_id: str, now: datetime) -> list[SessionRecord]:
+        rows = await self._conn.execute(
+            select(sessions)
+            .where(
+                sessions.c.user_id == user_id,
+                sessions.c.revoked_at.is_(None),
+                sessions.c.refresh_expires_at > now,
+            )
+            .order_by(sessions.c.last_used_at.desc())
+        )
+        return [_session(row) for row in rows.mappings()]
+
+    async def delete_expired(self, before: datetime) -> int:
+        result = await self._conn.execute(
+            delete(sessions).where(sessions.c.refresh_expires_at < before)
+        )
+        return int(result.rowcount or 0)
+
+    async def count_active(self, now: datetime) -> int:
+        query = (
+            select(func.count())
+            .select_from(sessions)
+            .where(sessions.c.revoked_at.is_(None), sessions.c.refresh_expires_at > now)
+        )
+        return int((await self._conn.execute(query)).scalar_one())
+
+
+class SqlRevocationRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def add(self, items: Sequence[Revocation]) -> None:
+        if items:
+            await self._conn.execute(
+                insert(revocations),
+                [{"session_id": r.session_id, "until": r.until} for r in items],
+            )
+
+    async def live(self, now: datetime) -> tuple[list[Revocation], int]:
+        cursor = await self._cursor()
+        rows = await self._conn.execute(
+            select(revocations.c.session_id, revocations.c.until).where(
+                revocations.c.until > now, revocations.c.seq <= cursor
+            )
+        )
+        return [Revocation(sid, until) for sid, until in rows], cursor
+
+    async def since(self, cursor: int) -> tuple[list[Revocation], int]:
+        rows = (
+            await self._conn.execute(
+                select(revocations.c.seq, revocations.c.session_id, revocations.c.until)
+                .where(revocations.c.seq > cursor)
+                .order_by(revocations.c.seq)
+            )
+        ).all()
+        if not rows:
+            return [], cursor
+        return [Revocation(sid, until) for _, sid, until in rows], int(rows[-1][0])
+
+    async def _cursor(self) -> int:
+        value = (await self._conn.execute(select(func.max(revocations.c.seq)))).scalar_one()
+        return int(value or 0)
+
+    async def delete_expired(self, now: datetime) -> int:
+        # Keep the newest row so the sequence (the feed cursor) never goes backwards on SQLite.
+        newest = await self._cursor()
+        result = await self._conn.execute(
+            delete(revocations).where(revocations.c.until <= now, revocations.c.seq < newest)
+        )
+        return int(result.rowcount or 0)
+
+
+class SqlAuditRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def add(self, event: AuditEvent) -> None:
+        await self._conn.execute(
+            insert(audit_log).values(
+                at=event.at,
+                kind=event.kind.value,
+                user_id=event.user_id,
+                session_id=event.session_id,
+                ip=event.ip,
+                user_agent=event.user_agent,
+                detail=json.dumps(event.detail, separators=(",", ":")) if event.detail else None,
+            )
+        )
+
+    async def query(
+        self,
+        *,
+        user_id: str | None = None,
+        since: datetime | None = None,
+        kind: str | None = None,
+        limit: int = 1000,
+    ) -> list[AuditEvent]:
+        query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
+        if user_id is not None:
+            query = query.where(audit_log.c.user_id == user_id)
+        if since is not None:
+            query = query.where(audit_log.c.at >= since)
+        if kind is not None:
+            query = query.where(audit_log.c.kind == kind)
+        rows = (await self._conn.execute(query)).mappings().all()
+        return [_event(row) for row in reversed(rows)]
+
+
+def _event(row: RowMapping) -> AuditEvent:
+    detail: dict[str, Any] = json.loads(row["detail"]) if row["detail"] else {}
+    return AuditEvent(
+        kind=AuditKind(row["kind"]),
+        at=row["at"],
+        user_id=row["user_id"],
+        session_id=row["session_id"],
+        ip=row["ip"],
+        user_agent=row["user_agent"],
+        detail=detail,
+    )
+
+
+class SqlUnitOfWork:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.connection = conn
+        self.users = SqlUserRepository(conn)
+        self.sessions = SqlSessionRepository(conn)
+        self.revocations = SqlRevocationRepository(conn)
+        self.audit = SqlAuditRepository(conn)

@@ -1,0 +1,105 @@
+"""The schema, as SQLAlchemy Core tables. Alembic migrations create it; keep them in step."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+__all__ = ["audit_log", "metadata", "revocations", "sessions", "users"]
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Stored as naive UTC (SQLite has no time zones), always returned timezone-aware."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC)
+
+
+BigId = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements INTEGER only
+
+metadata = MetaData()
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("name", String(200)),
+    Column("password_hash", String(255), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("disabled_at", UtcDateTime),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("user_id", String(36), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_used_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("refresh_expires_at", UtcDateTime, nullable=False),
+    Column("current_hash", String(64), nullable=False),
+    Column("previous_hash", String(64)),
+    Column("rotated_at", UtcDateTime),
+    Column("generation", Integer, nullable=False, default=0),
+    Column("ip", String(64)),
+    Column("user_agent", String(512)),
+    Column("revoked_at", UtcDateTime),
+    Column("revoked_reason", String(32)),
+    Index("ix_sessions_user_id", "user_id"),
+    Index("ix_sessions_refresh_expires_at", "refresh_expires_at"),
+)
+
+revocations = Table(
+    "revocations",
+    metadata,
+    Column("seq", BigId, primary_key=True, autoincrement=True),
+    Column("session_id", String(32), nullable=False),
+    Column("until", UtcDateTime, nullable=False),
+    Index("ix_revocations_until", "until"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("user_id", String(36)),
+    Column("session_id", String(32)),
+    Column("ip", String(64)),
+    Column("user_agent", String(512)),
+    Column("detail", Text),
+    Index("ix_audit_log_at", "at"),
+    Index("ix_audit_log_user_id", "user_id"),
+    Index("ix_audit_log_kind", "kind"),
+)

@@ -1,0 +1,128 @@
+"""The ONE table from error code to HTTP status and ``WWW-Authenticate``; and the handlers.
+
+Every error body is ``{"error": message, "code": CODE}`` (422 adds ``details``), contract 4.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tokensmith.errors import (
+    AuthenticationError,
+    NoToken,
+    RateLimited,
+    ServiceUnavailable,
+    TokensmithError,
+    ValidationError,
+)
+
+__all__ = ["STATUS", "error_response", "install_error_handlers"]
+
+log = logging.getLogger("tokensmith.web")
+
+STATUS: dict[str, int] = {
+    "NO_TOKEN": 401,
+    "TOKEN_EXPIRED": 401,
+    "INVALID_TOKEN": 401,
+    "TOKEN_REVOKED": 401,
+    "INVALID_CREDENTIALS": 401,
+    "REFRESH_TOKEN_REQUIRED": 401,
+    "INVALID_REFRESH_TOKEN": 401,
+    "REFRESH_TOKEN_EXPIRED": 401,
+    "TOKEN_REUSE_DETECTED": 401,
+    "SESSION_REVOKED": 401,
+    "CSRF_FAILED": 403,
+    "NOT_FOUND": 404,
+    "METHOD_NOT_ALLOWED": 405,
+    "EMAIL_TAKEN": 409,
+    "PAYLOAD_TOO_LARGE": 413,
+    "VALIDATION_ERROR": 422,
+    "RATE_LIMITED": 429,
+    "SERVICE_UNAVAILABLE": 503,
+}
+
+REALM = "tokensmith"
+
+
+def www_authenticate(error: TokensmithError) -> str | None:
+    """RFC 6750 section 3: no ``error`` attribute when no token was sent; ``invalid_token`` for a
+    bad, expired or revoked one. Only protected-route errors carry the header."""
+    if not isinstance(error, AuthenticationError):
+        return None
+    if isinstance(error, NoToken):
+        return f'Bearer realm="{REALM}"'
+    description = error.message.replace("\\", "").replace('"', "'")
+    return f'Bearer realm="{REALM}", error="invalid_token", error_description="{description}"'
+
+
+def error_response(error: TokensmithError, status: int | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"error": error.message, "code": error.code}
+    if isinstance(error, ValidationError):
+        body["details"] = error.details
+    status = status or STATUS.get(error.code, 500)
+    headers: dict[str, str] = {"Cache-Control": "no-store"}
+    if status == 401 and (challenge := www_authenticate(error)) is not None:
+        headers["WWW-Authenticate"] = challenge
+    if isinstance(error, RateLimited):
+        headers["Retry-After"] = str(error.retry_after_s)
+    if isinstance(error, ServiceUnavailable):
+        headers["Retry-After"] = "5"
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def _tokensmith_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, TokensmithError)
+    return error_response(exc)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    details = [_detail(e) for e in exc.errors()]
+    first = details[0] if details else {"message": "invalid request"}
+    where = ".".join(str(p) for p in first.get("loc", []) if p != "body")
+    message = f"{where}: {first['message']}" if where else str(first["message"])
+    return error_response(ValidationError(message, details))
+
+
+def _detail(error: Any) -> dict[str, Any]:
+    # Never echo the input back: it may be a password.
+    return {
+        "loc": [str(p) for p in error.get("loc", ())],
+        "message": str(error.get("msg", "invalid")).removeprefix("Value error, "),
+        "type": str(error.get("type", "invalid")),
+    }
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}.get(
+        exc.status_code
+    )
+    if code is None:
+        body = {"error": str(exc.detail), "code": f"HTTP_{exc.status_code}"}
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+    from tokensmith.errors import error_from_code
+
+    response = error_response(error_from_code(code))
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    body = {"error": "Internal error", "code": "INTERNAL_ERROR"}
+    return JSONResponse(body, status_code=500, headers={"Cache-Control": "no-store"})
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(TokensmithError, _tokensmith_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

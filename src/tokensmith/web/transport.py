@@ -1,0 +1,173 @@
+"""How tokens travel: the Bearer header (RFC 6750) and the cookie transport (contract 5.5).
+
+Kept apart from what a token *is* (``tokensmith.core.tokens``) and where its state lives.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import re
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from fastapi import Request, Response
+
+from tokensmith.errors import CsrfFailed, InvalidToken, NoToken
+
+__all__ = [
+    "CSRF_COOKIE",
+    "CSRF_HEADER",
+    "REFRESH_COOKIE",
+    "TRANSPORT_HEADER",
+    "ClientAddress",
+    "CookieTransport",
+    "bearer_token",
+]
+
+REFRESH_COOKIE: Final = "refresh_token"
+CSRF_COOKIE: Final = "csrf_token"
+CSRF_HEADER: Final = "x-csrf-token"
+TRANSPORT_HEADER: Final = "x-token-transport"
+
+# RFC 7235 section 2.1: credentials = auth-scheme 1*SP token68; the scheme is case-insensitive.
+_BEARER = re.compile(r"^[Bb][Ee][Aa][Rr][Ee][Rr] +(\S*)$")
+_TOKEN68 = re.compile(r"^[A-Za-z0-9\-._~+/]+=*$")
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The token of an ``Authorization: Bearer`` header.
+
+    No header, another scheme or an empty token: :class:`NoToken` (RFC 6750 section 3.1: no
+    ``error`` attribute). A token that is not token68: :class:`InvalidToken`.
+    """
+    if not authorization:
+        raise NoToken()
+    match = _BEARER.match(authorization.strip())
+    if match is None:
+        if authorization.strip().lower() == "bearer":
+            raise NoToken()
+        if authorization.split(" ", 1)[0].lower() == "bearer":
+            raise InvalidToken("The Authorization header is malformed")
+        raise NoToken()
+    token = match.group(1)
+    if not token:
+        raise NoToken()
+    if not _TOKEN68.match(token):
+        raise InvalidToken("The Authorization header is malformed")
+    return token
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True, slots=True)
+class ClientAddress:
+    """The client's address; ``X-Forwarded-For`` counts only when it came through a trusted
+    proxy, and then the right-most address not itself a trusted proxy is the client."""
+
+    trusted_proxies: Sequence[Network] = ()
+
+    def _trusted(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self.trusted_proxies)
+
+    def of(self, request: Request) -> str | None:
+        peer = request.client.host if request.client else None
+        if peer is None or not self.trusted_proxies or not self._trusted(peer):
+            return peer
+        forwarded = request.headers.get("x-forwarded-for", "")
+        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        for hop in reversed(hops):
+            if not self._trusted(hop):
+                try:
+                    return str(ipaddress.ip_address(hop))
+                except ValueError:
+                    return peer
+        return hops[0] if hops else peer
+
+    def is_https(self, request: Request) -> bool:
+        if request.url.scheme == "https":
+            return True
+        peer = request.client.host if request.client else None
+        return (
+            peer is not None
+            and self._trusted(peer)
+            and request.headers.get("x-forwarded-proto", "").lower() == "https"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CookieTransport:
+    """Refresh token in an HttpOnly cookie scoped to ``/auth``, plus a readable CSRF cookie
+    checked against the ``X-CSRF-Token`` header (double-submit, OWASP CSRF cheat sheet)."""
+
+    samesite: str = "Strict"
+    always_secure: bool = False
+
+    @staticmethod
+    def wanted(request: Request) -> bool:
+        return request.headers.get(TRANSPORT_HEADER, "").strip().lower() == "cookie"
+
+    @staticmethod
+    def refresh_cookie(request: Request) -> str | None:
+        return request.cookies.get(REFRESH_COOKIE) or None
+
+    @staticmethod
+    def check_csrf(request: Request) -> None:
+        cookie = request.cookies.get(CSRF_COOKIE, "")
+        header = request.headers.get(CSRF_HEADER, "")
+        if not cookie or not header or not hmac.compare_digest(cookie, header):
+            raise CsrfFailed()
+
+    def set(
+        self,
+        response: Response,
+        refresh_token: str,
+        max_age_s: int,
+        *,
+        secure: bool,
+        csrf: str | None = None,
+    ) -> None:
+        secure = secure or self.always_secure or self.samesite == "None"
+        samesite = self.samesite.lower()
+        response.set_cookie(
+            REFRESH_COOKIE,
+            refresh_token,
+            max_age=max_age_s,
+            path="/auth",
+            httponly=True,
+            secure=secure,
+            samesite=samesite,  # type: ignore[arg-type]
+        )
+        response.set_cookie(
+            CSRF_COOKIE,
+            csrf or secrets.token_urlsafe(24),
+            max_age=max_age_s,
+            path="/",
+            httponly=False,
+            secure=secure,
+            samesite=samesite,  # type: ignore[arg-type]
+        )
+
+    def clear(self, response: Response, *, secure: bool) -> None:
+        secure = secure or self.always_secure or self.samesite == "None"
+        samesite = self.samesite.lower()
+        response.delete_cookie(
+            REFRESH_COOKIE,
+            path="/auth",
+            httponly=True,
+            secure=secure,
+            samesite=samesite,  # type: ignore[arg-type]
+        )
+        response.delete_cookie(
+            CSRF_COOKIE,
+            path="/",
+            secure=secure,
+            samesite=samesite,  # type: ignore[arg-type]
+        )

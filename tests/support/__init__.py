@@ -1,0 +1,1 @@
+"""Shared test helpers: real server processes, free ports, service checks."""
