@@ -91,6 +91,16 @@ class Services:
             self._spawn(self.feed.run(self.revoker.apply, self._resync, cursor))
         self._spawn(self._housekeeping())
 
+    async def readiness(self) -> dict[str, str]:
+        """``/readyz``: each dependency as "ok" or "unavailable"."""
+        checks: dict[str, str] = {}
+        try:
+            await self.database.ping()
+            checks["database"] = "ok"
+        except ServiceUnavailable:
+            checks["database"] = "unavailable"
+        return checks
+
     async def _resync(self) -> int:
         return await self.revoker.load(self.database)
 

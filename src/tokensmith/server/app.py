@@ -14,7 +14,6 @@ from starlette.middleware.cors import CORSMiddleware
 
 from tokensmith.core.clock import Clock
 from tokensmith.core.passwords import OWASP_2023, Argon2Parameters
-from tokensmith.errors import ServiceUnavailable
 from tokensmith.settings import Settings, load_settings
 from tokensmith.web import Tokensmith
 
@@ -64,12 +63,7 @@ def create_app(
     @app.get("/readyz", tags=["operations"], responses={503: {"description": "not ready"}})
     async def readyz() -> JSONResponse:
         """Ready to serve: the database (and Redis, when configured) answers."""
-        checks: dict[str, str] = {}
-        try:
-            await auth.services.database.ping()
-            checks["database"] = "ok"
-        except ServiceUnavailable:
-            checks["database"] = "unavailable"
+        checks = await auth.services.readiness()
         ready = all(v == "ok" for v in checks.values())
         body: dict[str, Any] = {"status": "ok" if ready else "unavailable", "checks": checks}
         return JSONResponse(body, status_code=200 if ready else 503)
