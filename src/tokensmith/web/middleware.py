@@ -18,10 +18,6 @@ __all__ = ["MAX_BODY_BYTES", "BodyLimit", "SecurityHeaders"]
 MAX_BODY_BYTES = 64 * 1024
 
 
-class _TooLarge(Exception):
-    pass
-
-
 def _too_large_body() -> bytes:
     return json.dumps(
         {"error": "Request body is larger than 64 KiB", "code": "PAYLOAD_TOO_LARGE"}
@@ -48,27 +44,33 @@ class BodyLimit:
                     return
         received = 0
         started = False
+        rejected = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, rejected
+            if rejected:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _TooLarge()
+                    # Answer 413 now and tell the app the client went away: frameworks turn an
+                    # exception raised here into their own 400, so none is raised.
+                    rejected = True
+                    if not started:
+                        await self._reject(send)
+                    return {"type": "http.disconnect"}
             return message
 
-        async def tracking_send(message: Message) -> None:
+        async def guarded_send(message: Message) -> None:
             nonlocal started
+            if rejected:
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                await self._reject(send)
+        await self.app(scope, limited_receive, guarded_send)
 
     @staticmethod
     async def _reject(send: Send) -> None:

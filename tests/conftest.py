@@ -1,0 +1,44 @@
+"""Shared fixtures: an in-process app over ``httpx.ASGITransport`` with an injected clock."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.inprocess import Api, ApiFactory, base_env
+from tokensmith.core.clock import ManualClock
+from tokensmith.core.passwords import TESTING
+from tokensmith.server.app import create_app
+from tokensmith.settings import load_settings
+
+
+@pytest.fixture
+def make_api(tmp_path: Path) -> ApiFactory:
+    """``async with make_api(JWT_EXPIRES_IN="30s") as api:`` a fresh server on a fresh SQLite."""
+
+    @asynccontextmanager
+    async def factory(
+        clock: ManualClock | None = None, client_ip: str = "127.0.0.1", **env: str
+    ) -> AsyncIterator[Api]:
+        clock = clock or ManualClock(datetime.now(UTC).replace(microsecond=0))
+        settings = load_settings({**base_env(tmp_path), **env})
+        app = create_app(settings, clock=clock, argon2=TESTING)
+        transport = httpx.ASGITransport(app=app, client=(client_ip, 50000))
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=transport, base_url="http://testserver") as client,
+        ):
+            yield Api(client, clock, app)
+
+    return factory
+
+
+@pytest.fixture
+async def api(make_api: ApiFactory) -> AsyncIterator[Api]:
+    async with make_api() as instance:
+        yield instance
