@@ -71,11 +71,13 @@ def start_server(
     full_env.update(env or {})
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / f"server-{port}.log"
-    log = log_path.open("wb")
     cmd = [sys.executable, "-m", "tokensmith", "serve", "--host", "127.0.0.1", "--port", str(port)]
     if workers > 1:
         cmd += ["--workers", str(workers)]
-    proc = subprocess.Popen(cmd, env=full_env, stdout=log, stderr=subprocess.STDOUT, cwd=data_dir)
+    with log_path.open("wb") as log:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(
+            cmd, env=full_env, stdout=log, stderr=subprocess.STDOUT, cwd=data_dir
+        )
     server = ServerProcess(proc, f"http://127.0.0.1:{port}", log_path, full_env)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

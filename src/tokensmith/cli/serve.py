@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import click
@@ -21,6 +22,11 @@ async def preflight(settings: Settings) -> None:
     from tokensmith.storage.sql.database import SqlDatabase
 
     database = SqlDatabase(settings.resolved_database_url)
+    # A failure here becomes the one-line ConfigError below; the driver's own warning would be a
+    # second line.
+    quiet = logging.getLogger("tokensmith.database")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
     try:
         try:
             await database.ping()
@@ -33,6 +39,7 @@ async def preflight(settings: Settings) -> None:
                 "DATABASE_URL", "the schema is not current: run 'tokensmith db upgrade'"
             )
     finally:
+        quiet.setLevel(level)
         await database.close()
 
 
@@ -54,6 +61,7 @@ def serve(host: str, port: int, workers: int) -> None:
 
     settings = load_settings()  # generates development secrets once, before workers start
     configure_logging(settings.tokensmith_log_level)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # migration chatter, every start
     asyncio.run(preflight(settings))
     options: dict[str, Any] = {
         "host": host,

@@ -1,0 +1,137 @@
+"""End to end: ``tokensmith serve`` as a real process, the way a user runs it."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.servers import running_server, start_server
+
+pytestmark = pytest.mark.e2e
+
+PASSWORD = "correct horse battery"
+
+
+def signup(client: httpx.Client, email: str = "ada@example.com") -> dict[str, str]:
+    client.post("/auth/register", json={"email": email, "password": PASSWORD}).raise_for_status()
+    response = client.post("/auth/login", json={"email": email, "password": PASSWORD})
+    response.raise_for_status()
+    return dict(response.json())
+
+
+def test_full_lifecycle_against_the_real_server(tmp_path: Path) -> None:
+    """Register, log in, call a protected route, refresh, log out: as the contract says."""
+    with running_server(tmp_path) as server, httpx.Client(base_url=server.url) as client:
+        tokens = signup(client)
+        auth = {"Authorization": f"Bearer {tokens['accessToken']}"}
+        assert client.get("/auth/me", headers=auth).json()["email"] == "ada@example.com"
+        rotated = client.post("/auth/refresh", json={"refreshToken": tokens["refreshToken"]})
+        assert rotated.status_code == 200
+        new_auth = {"Authorization": f"Bearer {rotated.json()['accessToken']}"}
+        assert client.post("/auth/logout", headers=new_auth).status_code == 200
+        for headers in (auth, new_auth):
+            revoked = client.get("/auth/me", headers=headers)
+            assert revoked.status_code == 401 and revoked.json()["code"] == "TOKEN_REVOKED"
+        assert client.get("/").status_code in (200, 404)
+        assert client.get("/openapi.json").status_code == 200
+
+
+def test_restart_keeps_secrets_and_revocations(tmp_path: Path) -> None:
+    """Development secrets persist (nobody is logged out by a restart) and revocations made
+    before the restart still hold."""
+    with running_server(tmp_path) as server, httpx.Client(base_url=server.url) as client:
+        kept = signup(client, "ada@example.com")
+        ended = client.post(
+            "/auth/login", json={"email": "ada@example.com", "password": PASSWORD}
+        ).json()
+        client.post("/auth/logout", headers={"Authorization": f"Bearer {ended['accessToken']}"})
+    with running_server(tmp_path) as server, httpx.Client(base_url=server.url) as client:
+        ok = client.get("/auth/me", headers={"Authorization": f"Bearer {kept['accessToken']}"})
+        assert ok.status_code == 200
+        gone = client.get("/auth/me", headers={"Authorization": f"Bearer {ended['accessToken']}"})
+        assert gone.json()["code"] == "TOKEN_REVOKED"
+        refreshed = client.post("/auth/refresh", json={"refreshToken": kept["refreshToken"]})
+        assert refreshed.status_code == 200
+
+
+@pytest.mark.slow
+def test_workers_share_revocations_within_100ms(tmp_path: Path) -> None:
+    """With --workers 2 on SQLite, a logout answered by one worker is honoured by the other
+    within 100 ms (connections are spread over both workers by the kernel)."""
+    with running_server(tmp_path, workers=2) as server:
+        delays = asyncio.run(_propagation_delays(server.url, rounds=5))
+    assert max(delays) < 0.100, delays
+
+
+async def _propagation_delays(url: str, rounds: int) -> list[float]:
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    clients = [httpx.AsyncClient(base_url=url, limits=limits) for _ in range(12)]
+    try:
+        first = clients[0]
+        await first.post("/auth/register", json={"email": "w@example.com", "password": PASSWORD})
+        delays = []
+        for _ in range(rounds):
+            login = await first.post(
+                "/auth/login", json={"email": "w@example.com", "password": PASSWORD}
+            )
+            auth = {"Authorization": f"Bearer {login.json()['accessToken']}"}
+            # Warm every connection (and so both workers) with the live token.
+            assert all(
+                r.status_code == 200
+                for r in await asyncio.gather(*(c.get("/auth/me", headers=auth) for c in clients))
+            )
+            await first.post("/auth/logout", headers=auth)
+            start = time.perf_counter()
+            # The delay is the latest moment a request *sent* after the logout was still
+            # accepted by some worker: each connection polls until it sees the revocation.
+            stale_until = await asyncio.gather(*(_last_accepted(c, auth, start) for c in clients))
+            delays.append(max(stale_until))
+        return delays
+    finally:
+        for client in clients:
+            await client.aclose()
+
+
+async def _last_accepted(client: httpx.AsyncClient, auth: dict[str, str], start: float) -> float:
+    last = 0.0
+    while True:
+        sent = time.perf_counter() - start
+        response = await client.get("/auth/me", headers=auth)
+        if response.status_code == 401:
+            return last
+        last = sent
+        assert sent < 2.0, "revocation never reached every worker"
+
+
+def test_bad_configuration_stops_the_server_with_one_line(tmp_path: Path) -> None:
+    """JWT_EXPIRES_IN=banana: exit status 2 and one line naming the variable, no traceback."""
+    for env, variable in (
+        ({"JWT_EXPIRES_IN": "banana"}, "JWT_EXPIRES_IN"),
+        ({"DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}, "DATABASE_URL"),
+        ({"TOKENSMITH_ENV": "production"}, "JWT_SECRET"),
+    ):
+        result = subprocess.run(
+            [sys.executable, "-m", "tokensmith", "serve", "--port", "1"],
+            env={"PATH": "/usr/bin:/bin", "TOKENSMITH_DATA_DIR": str(tmp_path), **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+        )
+        assert result.returncode == 2, result.stderr
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1, result.stderr
+        assert variable in lines[0]
+        assert "Traceback" not in result.stderr
+
+
+def test_server_reports_start_failure_clearly(tmp_path: Path) -> None:
+    """start_server raises with the server's own output when it cannot start."""
+    with pytest.raises(RuntimeError, match="JWT_EXPIRES_IN"):
+        start_server(tmp_path, {"JWT_EXPIRES_IN": "nope"})
