@@ -78,6 +78,8 @@ class SessionService:
         self._revoker = revoker
         self._policy = policy
         self._clock = clock
+        self.observer: Callable[[str], None] | None = None
+        """Optional hook told each successful refresh: ``"rotated"`` or ``"grace"`` (metrics)."""
 
     def __repr__(self) -> str:
         return f"SessionService(grace={self._policy.reuse_grace})"
@@ -122,6 +124,7 @@ class SessionService:
         claims = self._codec.verify_refresh(refresh_token)
         presented = hash_jti(claims.jti)
         revoked: list[str] = []
+        outcome = "rotated"
         async with self._db.transaction(write=True) as uow:
             now = _whole_seconds(self._clock.now())
             session = await uow.sessions.lock(claims.sid)
@@ -139,6 +142,7 @@ class SessionService:
             if session.current_hash == presented:
                 tokens = await self._rotate(uow, session, claims, email, now, ctx)
             elif self._within_grace(session, presented, now):
+                outcome = "grace"
                 tokens = self._replay_successor(session, claims, email, now)
                 await uow.audit.add(
                     self._event(
@@ -156,6 +160,8 @@ class SessionService:
         if revoked:
             await self._revoker.announce(self._revoker.revocations_for(revoked, now))
             raise TokenReuseDetected()
+        if self.observer is not None:
+            self.observer(outcome)
         return tokens
 
     @property
@@ -164,7 +170,8 @@ class SessionService:
 
     def _within_grace(self, session: SessionRecord, presented: str, now: datetime) -> bool:
         return (
-            session.previous_hash == presented
+            self._policy.reuse_grace > timedelta(0)  # 0 disables the grace, even in one second
+            and session.previous_hash == presented
             and session.rotated_at is not None
             and now - _aware(session.rotated_at) <= self._policy.reuse_grace
         )
