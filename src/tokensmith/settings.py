@@ -153,6 +153,9 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _coherent(self) -> Settings:
+        if self.jwt_refresh_expires_in < self.jwt_expires_in:
+            # Access tokens outliving the refresh token defeat rotation and revocation.
+            raise _FieldProblem("jwt_refresh_expires_in", "must be at least JWT_EXPIRES_IN")
         if self.session_max_age < self.jwt_expires_in:
             raise _FieldProblem("session_max_age", "must be at least JWT_EXPIRES_IN")
         if self.cookie_samesite == "None" and not self.is_production:

@@ -75,6 +75,7 @@ def test_development_secrets_are_generated_once_and_kept(tmp_path: Path) -> None
             "JWT_REFRESH_SECRET",
         ),
         ({"JWT_EXPIRES_IN": "banana"}, "JWT_EXPIRES_IN"),
+        ({"JWT_EXPIRES_IN": "30d"}, "JWT_REFRESH_EXPIRES_IN"),
         ({"JWT_CLOCK_TOLERANCE": "-1"}, "JWT_CLOCK_TOLERANCE"),
         ({"JWT_ALGORITHM": "none"}, "JWT_ALGORITHM"),
         ({"JWT_ALGORITHM": "RS256"}, "JWT_PRIVATE_KEY_FILE"),
