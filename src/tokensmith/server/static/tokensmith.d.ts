@@ -1,0 +1,177 @@
+// Types for tokensmith.js, the browser client of a tokensmith server.
+// Serve or copy both files together; `import { createAuthClient } from "./tokensmith.js"`.
+
+/** A user as the server returns it (CONTRACT.md 5.1). */
+export interface User {
+  id: string;
+  email: string;
+  name: string | null;
+  createdAt: string;
+}
+
+/** One of the caller's sessions (GET /auth/sessions, CONTRACT.md 5.4). */
+export interface Session {
+  id: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+  expiresAt: string;
+  ip: string | null;
+  userAgent: string | null;
+  current: boolean;
+}
+
+/** How the refresh token travels (CONTRACT.md 5.5). */
+export type Transport = "cookie" | "body";
+
+/** The server's stable error codes (CONTRACT.md section 4). */
+export type ServerErrorCode =
+  | "NO_TOKEN"
+  | "TOKEN_EXPIRED"
+  | "INVALID_TOKEN"
+  | "TOKEN_REVOKED"
+  | "INVALID_CREDENTIALS"
+  | "REFRESH_TOKEN_REQUIRED"
+  | "INVALID_REFRESH_TOKEN"
+  | "REFRESH_TOKEN_EXPIRED"
+  | "TOKEN_REUSE_DETECTED"
+  | "SESSION_REVOKED"
+  | "CSRF_FAILED"
+  | "EMAIL_TAKEN"
+  | "NOT_FOUND"
+  | "METHOD_NOT_ALLOWED"
+  | "PAYLOAD_TOO_LARGE"
+  | "VALIDATION_ERROR"
+  | "RATE_LIMITED"
+  | "SERVICE_UNAVAILABLE";
+
+/** Codes the client produces itself. `HTTP_<status>` is used for a body without a code. */
+export type ClientErrorCode = "NETWORK_ERROR" | "AUTH_ERROR" | `HTTP_${number}`;
+
+export type AuthErrorCode = ServerErrorCode | ClientErrorCode;
+
+/** An error from the API or the client, with the server's stable `code` and the HTTP `status`. */
+export class AuthError extends Error {
+  constructor(
+    message: string,
+    info?: { code?: AuthErrorCode | string; status?: number; details?: unknown; retryAfter?: number; cause?: unknown },
+  );
+  readonly name: "AuthError";
+  /** Stable code: the server's (section 4) or the client's own. */
+  readonly code: AuthErrorCode | (string & {});
+  /** HTTP status; 0 when no response arrived. */
+  readonly status: number;
+  /** Validation details of a 422 `VALIDATION_ERROR`. */
+  readonly details?: unknown;
+  /** Seconds from a 429's `Retry-After` header. */
+  readonly retryAfter?: number;
+  /** Read an error body (`{"error", "code", "details"?}`) from a response. */
+  static fromResponse(response: Response): Promise<AuthError>;
+}
+
+/** True when `value` is an AuthError, optionally with the given `code`. */
+export function isAuthError(value: unknown, code?: AuthErrorCode | (string & {})): value is AuthError;
+
+export interface AuthClientOptions {
+  /** The server's URL; a path prefix is kept. Default: the page's origin. */
+  baseUrl?: string;
+  /**
+   * `"cookie"` (recommended): the refresh token is an HttpOnly cookie that scripts cannot read.
+   * `"body"`: the client keeps the refresh token in memory and localStorage, where any script
+   * on the page (an XSS) can read it.
+   * Default: `"cookie"`.
+   */
+  transport?: Transport;
+  /** Prefix of the localStorage keys, Web Lock and BroadcastChannel names. Default `"tokensmith"`. */
+  storageKey?: string;
+  /**
+   * Seconds before expiry to refresh proactively (capped at half the token's lifetime).
+   * Default 30.
+   */
+  refreshMargin?: number;
+  /** Longest wait for the cross-tab refresh lock before refreshing anyway. Default 10000. */
+  lockTimeoutMs?: number;
+  /** Extra refresh attempts after a network error, 429 or 5xx. Default 2. */
+  maxRetries?: number;
+  /** Refresh on a timer before expiry (with jitter). Default true. */
+  autoRefresh?: boolean;
+  /** The fetch used for the network. Default: `globalThis.fetch`. */
+  fetch?: typeof fetch;
+  /** Monotonic clock in milliseconds. Default: `performance.now`. For tests. */
+  now?: () => number;
+  /** Cookie transport: where the CSRF token comes from. Default: the `csrf_token` cookie. */
+  getCsrfToken?: () => string | null;
+}
+
+export interface TokenInfo {
+  /** Milliseconds left before the access token expires, on the client's own clock. */
+  expiresInMs: number;
+  /** The token's full lifetime (`expiresIn`) in milliseconds. */
+  lifetimeMs: number;
+  /** How long before expiry the client refreshes it. */
+  refreshLeadMs: number;
+  /** `expiresInMs` as a wall-clock time, for display only. */
+  expiresAt: Date;
+  /** The session id (`sid` claim). */
+  sessionId: string | null;
+  /** The user id (`sub` claim). */
+  userId: string | null;
+  /** Counts refreshes across the tabs of the origin. */
+  generation: number;
+}
+
+/** Where an event started: this tab or another tab of the same origin. */
+export type EventSource = "this-tab" | "other-tab";
+
+export interface AuthEvents {
+  tokenRefreshed: { expiresIn: number; source: EventSource };
+  /** The server ended the session (reuse detected, revoked, expired). Tokens are cleared. */
+  sessionExpired: { code: AuthErrorCode | (string & {}); error: AuthError; source: EventSource };
+  /** `logout()` or `logoutAll()` ran here or in another tab. Tokens are cleared. */
+  loggedOut: { source: EventSource; everywhere: boolean };
+  /** A login here, or one adopted from another tab. */
+  loggedIn: { user: User | null; source: EventSource };
+}
+
+export type AuthEventName = keyof AuthEvents;
+
+export interface AuthClient {
+  readonly transport: Transport;
+  /** The normalized base URL (with a trailing slash). */
+  readonly baseUrl: string;
+  /** Log in; in cookie transport the refresh token is set as an HttpOnly cookie. */
+  login(email: string, password: string): Promise<User>;
+  /** Create an account (does not log in). */
+  register(email: string, password: string, name?: string): Promise<User>;
+  /** End this session here, in the other tabs and on the server. */
+  logout(): Promise<void>;
+  /** End every session of the user, then this one locally and in the other tabs. */
+  logoutAll(): Promise<{ revoked: number }>;
+  /** The current user: cached, or from GET /auth/me (restoring the session if needed); null when signed out. */
+  getUser(options?: { force?: boolean }): Promise<User | null>;
+  /** After a reload: take the token from another tab, or refresh with the stored refresh token or cookie. */
+  restore(): Promise<User | null>;
+  /**
+   * A drop-in for `window.fetch`. A path resolves against `baseUrl`; requests under `baseUrl`
+   * get the Bearer token (others are passed through untouched); a 401 `TOKEN_EXPIRED` causes
+   * one refresh, shared by every caller and tab, and one retry.
+   */
+  fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
+  /** A fresh access token (refreshing or restoring if needed), or null when signed out. */
+  getAccessToken(): Promise<string | null>;
+  /**
+   * Refresh now (still one refresh across tabs); false when there is no session to refresh.
+   * With `staleToken`, the token a request was refused with (401 `TOKEN_EXPIRED`), it refreshes
+   * only if the client still holds that token, so requests that fail together share one refresh.
+   */
+  refresh(options?: { staleToken?: string }): Promise<boolean>;
+  /** The access token's remaining life on the client's clock, or null when signed out. */
+  tokenInfo(): TokenInfo | null;
+  /** Whether an access token is held in memory. */
+  isAuthenticated(): boolean;
+  /** Subscribe to an event; returns the function that unsubscribes. */
+  on<E extends AuthEventName>(event: E, handler: (detail: AuthEvents[E]) => void): () => void;
+  /** Stop timers, close the BroadcastChannel, drop handlers. */
+  close(): void;
+}
+
+export function createAuthClient(options?: AuthClientOptions): AuthClient;
