@@ -11,7 +11,7 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tokensmith.core.accounts import AccountService
 from tokensmith.core.clock import Clock, SystemClock
@@ -26,7 +26,17 @@ from tokensmith.settings import Settings
 from tokensmith.storage.sql.database import SqlDatabase
 from tokensmith.storage.sql.feed import SqlPollingFeed
 
-__all__ = ["Services", "build_access_keys", "build_services"]
+if TYPE_CHECKING:
+    from limits.aio.storage import Storage
+
+__all__ = [
+    "Services",
+    "build_access_keys",
+    "build_feed",
+    "build_services",
+    "close_rate_limit_storage",
+    "rate_limit_storage",
+]
 
 log = logging.getLogger("tokensmith")
 
@@ -62,6 +72,8 @@ class Services:
     sessions: SessionService
     accounts: AccountService
     feed: RevocationFeed | None
+    rate_limit_storage: Storage | None = None
+    """Shared rate-limit counters (Redis) when ``REDIS_URL`` is set; None means in-memory."""
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     def __repr__(self) -> str:
@@ -99,6 +111,9 @@ class Services:
             checks["database"] = "ok"
         except ServiceUnavailable:
             checks["database"] = "unavailable"
+        ping = getattr(self.feed, "ping", None)
+        if ping is not None:  # Redis is configured
+            checks["redis"] = "ok" if await ping() else "unavailable"
         return checks
 
     async def _resync(self) -> int:
@@ -127,6 +142,7 @@ class Services:
         self._tasks.clear()
         if self.feed is not None:
             await self.feed.close()
+        await close_rate_limit_storage(self.rate_limit_storage)
         await self.database.close()
         self.hasher.close()
 
@@ -154,7 +170,7 @@ def build_services(
         clock,
     )
     if feed is None:
-        feed = SqlPollingFeed(database)
+        feed = build_feed(settings, database)
     revoker = Revoker(
         clock, access_ttl=settings.jwt_expires_in, leeway=settings.jwt_clock_tolerance, feed=feed
     )
@@ -172,5 +188,53 @@ def build_services(
     hasher = PasswordHasher(argon2)
     accounts = AccountService(database, hasher, sessions, revoker, clock)
     return Services(
-        settings, clock, database, codec, access_keys, hasher, revoker, sessions, accounts, feed
+        settings,
+        clock,
+        database,
+        codec,
+        access_keys,
+        hasher,
+        revoker,
+        sessions,
+        accounts,
+        feed,
+        rate_limit_storage(settings),
     )
+
+
+def build_feed(settings: Settings, database: SqlDatabase) -> RevocationFeed:
+    """Redis pub/sub (with the database log as backstop) when ``REDIS_URL`` is set; else the
+    database log alone, which is enough for the workers of one machine."""
+    if settings.redis_url:
+        from tokensmith.storage.redis.feed import RedisRevocationFeed
+
+        return RedisRevocationFeed(settings.redis_url, database)
+    return SqlPollingFeed(database)
+
+
+def rate_limit_storage(settings: Settings) -> Storage | None:
+    """The ``limits`` Redis storage for ``REDIS_URL`` (redis-py, fail-fast timeouts), or None."""
+    if not settings.redis_url:
+        return None
+    from limits.aio.storage import RedisStorage
+
+    url = settings.redis_url
+    scheme, rest = url.split("://", 1)
+    limits_scheme = {"redis": "async+redis", "rediss": "async+rediss", "unix": "async+redis+unix"}
+    return RedisStorage(
+        f"{limits_scheme[scheme]}://{rest}",
+        implementation="redispy",
+        wrap_exceptions=True,
+        key_prefix="tokensmith",
+        socket_timeout=0.3,
+        socket_connect_timeout=0.3,
+    )
+
+
+async def close_rate_limit_storage(storage: Storage | None) -> None:
+    """Close the Redis client under a ``limits`` storage (``limits`` has no close of its own)."""
+    client = getattr(getattr(storage, "bridge", None), "storage", None)
+    close = getattr(client, "aclose", None)
+    if close is not None:
+        with contextlib.suppress(Exception):
+            await close()

@@ -44,7 +44,10 @@ class Tokensmith:
         self.addresses = ClientAddress(tuple(settings.trusted_proxies))
         self.cookies = CookieTransport(settings.cookie_samesite, settings.is_production)
         self.rate_limits = RateLimits(
-            settings.rate_limit_login, settings.rate_limit_refresh, settings.rate_limit_register
+            settings.rate_limit_login,
+            settings.rate_limit_refresh,
+            settings.rate_limit_register,
+            storage=self.services.rate_limit_storage,
         )
         self.prefix = prefix
         self.router = self._build_router()

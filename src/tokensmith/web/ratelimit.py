@@ -1,10 +1,14 @@
 """Rate limits for login, refresh and register, with the ``limits`` library.
 
-In memory by default; the storage is injected so instances can share Redis.
+In memory by default. With ``REDIS_URL`` the counters live in Redis so they hold across instances;
+when Redis stops answering, counting falls back to this process's memory (and says so in the log)
+rather than failing requests, and returns to Redis once it answers again. During the outage each
+instance enforces the limit on its own: at worst N instances allow N times the limit.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -12,6 +16,7 @@ import time
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
+from limits.errors import StorageError
 
 from tokensmith.errors import RateLimited
 
@@ -19,32 +24,102 @@ __all__ = ["RateLimits"]
 
 log = logging.getLogger("tokensmith.ratelimit")
 
+_STORAGE_DOWN = (StorageError, OSError, asyncio.TimeoutError, ConnectionError)
+
 
 class RateLimits:
     def __init__(
-        self, login: str, refresh: str, register: str, storage: Storage | None = None
+        self,
+        login: str,
+        refresh: str,
+        register: str,
+        storage: Storage | None = None,
+        *,
+        retry_every_s: float = 2.0,
+        timeout_s: float = 0.5,
     ) -> None:
         self._items: dict[str, RateLimitItem] = {
             "login": parse(login),
             "refresh": parse(refresh),
             "register": parse(register),
         }
-        self._storage = storage or MemoryStorage()
-        self._limiter = MovingWindowRateLimiter(self._storage)
+        self._fallback = MovingWindowRateLimiter(MemoryStorage())
+        self._retry_every_s = retry_every_s
+        self._timeout_s = timeout_s
+        self._down_since: float | None = None
+        self._next_probe = 0.0
+        self._probe: asyncio.Task[None] | None = None
+        self._storage: Storage = MemoryStorage()
+        self._limiter = self._fallback
+        self.use_storage(storage)
 
     def __repr__(self) -> str:
         limits = ", ".join(f"{k}={v}" for k, v in self._items.items())
-        return f"RateLimits({limits})"
+        return f"RateLimits({limits}, storage={type(self._storage).__name__})"
 
-    def use_storage(self, storage: Storage) -> None:
+    @property
+    def shared(self) -> bool:
+        """Counting in the shared storage right now (False: in memory, or fallen back)."""
+        return self._limiter is not self._fallback and self._down_since is None
+
+    def use_storage(self, storage: Storage | None) -> None:
+        if storage is None or isinstance(storage, MemoryStorage):
+            self._storage = storage or MemoryStorage()
+            self._limiter = MovingWindowRateLimiter(self._storage)
+            self._fallback = self._limiter
+            return
         self._storage = storage
         self._limiter = MovingWindowRateLimiter(storage)
+        self._fallback = MovingWindowRateLimiter(MemoryStorage())
 
     async def hit(self, name: str, *keys: str) -> None:
         """Count one attempt; raise :class:`RateLimited` with ``Retry-After`` past the limit."""
         item = self._items[name]
-        if await self._limiter.hit(item, name, *keys):
-            return
-        stats = await self._limiter.get_window_stats(item, name, *keys)
+        limiter = await self._current()
+        try:
+            async with asyncio.timeout(self._timeout_s if limiter is self._limiter else None):
+                if await limiter.hit(item, name, *keys):
+                    return
+                stats = await limiter.get_window_stats(item, name, *keys)
+        except _STORAGE_DOWN as exc:
+            self._went_down(exc)
+            return await self.hit(name, *keys)
         retry_after_s = max(1, math.ceil(stats.reset_time - time.time()))
         raise RateLimited(retry_after_s=retry_after_s)
+
+    async def _current(self) -> MovingWindowRateLimiter:
+        if self._down_since is None:
+            return self._limiter
+        now = time.monotonic()
+        if now >= self._next_probe and self._probe is None:
+            # Probe in the background: no request waits on a dead Redis.
+            self._next_probe = now + self._retry_every_s
+            self._probe = asyncio.create_task(self._check_back())
+        return self._fallback
+
+    async def _check_back(self) -> None:
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                back = await self._storage.check()
+        except _STORAGE_DOWN:
+            back = False
+        finally:
+            self._probe = None
+        if back and self._down_since is not None:
+            log.warning(
+                "rate-limit storage is back after %.0f s: counting in %s again",
+                time.monotonic() - self._down_since,
+                type(self._storage).__name__,
+            )
+            self._down_since = None
+
+    def _went_down(self, exc: BaseException) -> None:
+        if self._limiter is self._fallback:
+            raise exc  # the in-memory storage itself failed: nothing to fall back to
+        self._down_since = time.monotonic()
+        self._next_probe = self._down_since + self._retry_every_s
+        log.warning(
+            "rate-limit storage unavailable (%s): counting in memory, per instance, until it "
+            "returns",
+            type(exc).__name__,
+        )

@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, TimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from tokensmith.errors import ConfigError, ServiceUnavailable
+from tokensmith.errors import ConfigError, ServiceUnavailable, TokensmithError
 from tokensmith.storage.sql.repositories import SqlUnitOfWork
 
 __all__ = ["SqlDatabase", "async_url"]
@@ -28,6 +28,32 @@ log = logging.getLogger("tokensmith.database")
 
 _WRITE = "tokensmith_write"
 _UNAVAILABLE = (OperationalError, InterfaceError, TimeoutError, OSError, asyncio.TimeoutError)
+# SQLSTATE classes meaning "the server cannot serve now", not "the query is wrong":
+# 08 connection exception, 53 insufficient resources (too many connections, disk full),
+# 57P01-57P03 admin/crash shutdown and "the database system is starting up".
+_UNAVAILABLE_SQLSTATES = ("08", "53", "57P01", "57P02", "57P03")
+
+
+def _is_unavailable(exc: BaseException) -> bool:
+    """True when ``exc`` (or what it wraps) means the database cannot be reached right now."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, _UNAVAILABLE):
+            return True
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        sqlstate = getattr(current, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
+            return True
+        if type(current).__name__ in ("ConnectionDoesNotExistError", "ConnectionFailureError"):
+            return True
+        pending += [getattr(current, "orig", None), current.__cause__, current.__context__]
+    return False
 
 
 def async_url(url: str) -> str:
@@ -45,9 +71,18 @@ def async_url(url: str) -> str:
 class SqlDatabase:
     """Implements :class:`tokensmith.core.ports.Database` over SQLAlchemy's async engine."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, connect_timeout_s: float = 3.0):
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        connect_timeout_s: float = 3.0,
+        command_timeout_s: float = 5.0,
+    ):
         self.url = async_url(url)
         self.dialect = make_url(self.url).get_backend_name()
+        self._connect_timeout_s = connect_timeout_s
+        self._command_timeout_s = command_timeout_s
         self.engine = self._make_engine(pool_size, connect_timeout_s)
 
     def __repr__(self) -> str:
@@ -67,10 +102,21 @@ class SqlDatabase:
             )
             _sqlite_pragmas_and_locking(engine)
             return engine
+        # Fail fast rather than hang when PostgreSQL is down or unreachable (login and refresh
+        # answer 503 within a few seconds): a bounded connect, a bounded wait for a pooled
+        # connection, a bounded statement, and a ping before reusing a pooled connection so a
+        # restart of the server does not surface as an error on the first request after it.
+        ms = str(int(self._command_timeout_s * 1000))
         connect_args: dict[str, Any] = {
             "timeout": connect_timeout_s,
-            "command_timeout": 10,
-            "server_settings": {"application_name": "tokensmith"},
+            "command_timeout": self._command_timeout_s,
+            "server_settings": {
+                "application_name": "tokensmith",
+                # The server side of the same bounds: a lock wait (FOR UPDATE behind a stuck
+                # writer) or an abandoned transaction never holds a row for long.
+                "lock_timeout": ms,
+                "idle_in_transaction_session_timeout": str(int(self._command_timeout_s * 2000)),
+            },
         }
         return create_async_engine(
             self.url,
@@ -84,18 +130,33 @@ class SqlDatabase:
 
     @asynccontextmanager
     async def transaction(self, *, write: bool = False) -> AsyncIterator[SqlUnitOfWork]:
+        """One transaction; committed when the block ends without an error, else rolled back.
+
+        On PostgreSQL the default READ COMMITTED isolation is enough: the only read-then-write
+        (rotation) takes a row lock first (``sessions.lock``), so it sees the last committed
+        state and concurrent rotations of one session queue behind each other.
+        """
         try:
-            async with self.engine.connect() as conn:
+            async with self._connect() as conn:
                 if write:
                     conn = await conn.execution_options(**{_WRITE: True})
                 async with conn.begin():
                     yield SqlUnitOfWork(conn)
-        except _UNAVAILABLE as exc:
+        except Exception as exc:
+            if isinstance(exc, TokensmithError) or not _is_unavailable(exc):
+                raise
             raise self._unavailable(exc) from None
-        except DBAPIError as exc:
-            if exc.connection_invalidated:
-                raise self._unavailable(exc) from None
-            raise
+
+    @asynccontextmanager
+    async def _connect(self) -> AsyncIterator[AsyncConnection]:
+        # The pool's wait, its pre-ping and a reconnect each have their own bound; this caps
+        # the sum, so a hung or black-holed server costs one short wait, not several.
+        async with asyncio.timeout(self._connect_timeout_s + 1.0):
+            conn = await self.engine.connect()
+        try:
+            yield conn
+        finally:
+            await conn.close()
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[AsyncConnection]:
@@ -108,9 +169,8 @@ class SqlDatabase:
 
     async def ping(self) -> None:
         try:
-            async with asyncio.timeout(3):
-                async with self.engine.connect() as conn:
-                    await conn.execute(text("SELECT 1"))
+            async with asyncio.timeout(self._connect_timeout_s), self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
         except (*_UNAVAILABLE, DBAPIError) as exc:
             raise self._unavailable(exc) from None
 

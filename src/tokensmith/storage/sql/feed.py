@@ -122,6 +122,10 @@ class SqlPollingFeed:
                 new = await self._reader.poll()
             except ServiceUnavailable:
                 ready, new = False, []
+            except Exception:  # a bug or an unexpected driver error must not end the feed
+                log.exception("could not read the revocation log; retrying")
+                ready, new = False, []
+                await asyncio.sleep(1.0)
             if new:
                 handler(new)
             await asyncio.sleep(self._interval_s)

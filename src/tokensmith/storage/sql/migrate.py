@@ -9,12 +9,14 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 
 from tokensmith.storage.sql.database import SqlDatabase
 
 __all__ = ["current_revision", "head_revision", "upgrade"]
 
 _SCRIPTS = Path(__file__).with_name("migrations")
+_LOCK_KEY = 0x746F6B656E736D  # "tokensm": the advisory lock that serialises migrations
 
 
 def _config() -> Config:
@@ -40,6 +42,10 @@ async def upgrade(database: SqlDatabase, revision: str = "head") -> str:
     async with database.engine.connect() as conn:
         conn = await conn.execution_options(tokensmith_write=True)
         async with conn.begin():
+            if not database.is_sqlite:
+                # Several instances (or `db upgrade` run twice) migrating at once queue here;
+                # the later ones find the schema current. SQLite is serialised by BEGIN IMMEDIATE.
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
             await conn.run_sync(_run)
     return await current_revision(database) or "base"
 

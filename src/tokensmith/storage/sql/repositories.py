@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -245,6 +245,28 @@ class SqlRevocationRepository:
         if not rows:
             return [], cursor
         return [Revocation(sid, until) for _, sid, until in rows], int(rows[-1][0])
+
+    async def after(self, cursor: int, gaps: Sequence[int] = ()) -> list[tuple[int, Revocation]]:
+        """Rows past ``cursor`` plus the rows numbered ``gaps`` (sequence numbers below the
+        cursor that were missing when last read: on PostgreSQL they may still commit)."""
+        condition = revocations.c.seq > cursor
+        if gaps:
+            condition = or_(condition, revocations.c.seq.in_(list(gaps)))
+        rows = await self._conn.execute(
+            select(revocations.c.seq, revocations.c.session_id, revocations.c.until)
+            .where(condition)
+            .order_by(revocations.c.seq)
+        )
+        return [(int(seq), Revocation(sid, until)) for seq, sid, until in rows]
+
+    async def sequence_numbers(self, low: int, high: int) -> list[int]:
+        """The sequence numbers present in ``(low, high]``, ascending."""
+        rows = await self._conn.execute(
+            select(revocations.c.seq)
+            .where(revocations.c.seq > low, revocations.c.seq <= high)
+            .order_by(revocations.c.seq)
+        )
+        return [int(seq) for (seq,) in rows]
 
     async def _cursor(self) -> int:
         value = (await self._conn.execute(select(func.max(revocations.c.seq)))).scalar_one()

@@ -1,0 +1,186 @@
+"""The Redis revocation feed against a real (private) Redis: fast delivery, outage, resync."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.support.databases import RedisServer, migrate
+from tokensmith.core.models import Revocation
+from tokensmith.storage.redis.feed import RedisRevocationFeed, encode
+from tokensmith.storage.sql.database import SqlDatabase
+
+pytestmark = pytest.mark.redis
+
+UNTIL = datetime.now(UTC) + timedelta(hours=1)
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[SqlDatabase]:
+    url = f"sqlite:///{tmp_path / 'feed.db'}"
+    migrate(url)
+    database = SqlDatabase(url)
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+class Listener:
+    """A running feed and what it delivered."""
+
+    def __init__(self, feed: RedisRevocationFeed) -> None:
+        self.feed = feed
+        self.received: list[str] = []
+        self.resyncs = 0
+        self.task: asyncio.Task[None] | None = None
+
+    def handle(self, revocations: list[Revocation]) -> None:
+        self.received.extend(r.session_id for r in revocations)
+
+    async def resync(self) -> int:
+        self.resyncs += 1
+        return 0
+
+    async def start(self) -> None:
+        self.task = asyncio.create_task(self.feed.run(self.handle, self.resync, 0))  # type: ignore[arg-type]
+        await wait_for(lambda: self.feed.connected, 5)
+
+    async def stop(self) -> None:
+        assert self.task is not None
+        self.task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await self.task
+        await self.feed.close()
+
+
+async def wait_for(condition: Callable[[], bool], timeout_s: float) -> float:
+    """Seconds until ``condition`` held; fails the test past ``timeout_s``."""
+    start = time.perf_counter()
+    while not condition():
+        if time.perf_counter() - start > timeout_s:
+            pytest.fail(f"condition not met within {timeout_s}s")
+        await asyncio.sleep(0.002)
+    return time.perf_counter() - start
+
+
+def _feed(server: RedisServer, db: SqlDatabase, **kwargs: timedelta) -> RedisRevocationFeed:
+    return RedisRevocationFeed(server.url, db, channel="test:revocations", **kwargs)
+
+
+async def test_a_published_revocation_reaches_another_feed_within_100_ms(
+    redis_server: RedisServer, db: SqlDatabase
+) -> None:
+    """Pub/sub alone (no log row, backstop far away) carries a revocation to a peer at once."""
+    listener = Listener(_feed(redis_server, db, backstop=timedelta(minutes=5)))
+    publisher = _feed(redis_server, db)
+    await listener.start()
+    try:
+        await publisher.publish([Revocation("s-1", UNTIL)])
+        delay = await wait_for(lambda: listener.received == ["s-1"], 1)
+        assert delay < 0.1
+    finally:
+        await listener.stop()
+        await publisher.close()
+
+
+async def test_a_malformed_message_is_ignored(
+    redis_server: RedisServer, db: SqlDatabase, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Garbage on the channel is logged and skipped; the next good message still arrives."""
+    listener = Listener(_feed(redis_server, db, backstop=timedelta(minutes=5)))
+    await listener.start()
+    try:
+        await listener.feed.client.publish("test:revocations", b"not json")
+        await listener.feed.client.publish("test:revocations", encode([Revocation("ok", UNTIL)]))
+        await wait_for(lambda: listener.received == ["ok"], 1)
+        assert "malformed revocation message" in caplog.text
+    finally:
+        await listener.stop()
+
+
+async def test_redis_outage_falls_back_to_the_log_and_resyncs_on_return(
+    redis_server: RedisServer, db: SqlDatabase, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis down: publish fails fast, revocations still arrive from the database log, and
+    /readyz sees it; Redis back: the feed resubscribes, resyncs, and pub/sub works again."""
+    caplog.set_level(logging.INFO, "tokensmith")
+    listener = Listener(
+        _feed(
+            redis_server,
+            db,
+            backstop=timedelta(minutes=5),
+            fallback=timedelta(milliseconds=20),
+            reconnect_every=timedelta(milliseconds=200),
+        )
+    )
+    publisher = _feed(redis_server, db)
+    await listener.start()
+    try:
+        redis_server.stop()
+        await wait_for(lambda: not listener.feed.connected, 10)
+        assert "Redis unavailable" in caplog.text
+        assert not await listener.feed.ping()
+
+        async with db.transaction(write=True) as uow:  # what a peer's logout writes
+            await uow.revocations.add([Revocation("during-outage", UNTIL)])
+        started = time.perf_counter()
+        with pytest.raises(Exception):  # noqa: B017  (any error: the caller logs it)
+            await publisher.publish([Revocation("during-outage", UNTIL)])
+        assert time.perf_counter() - started < 1.0
+        await wait_for(lambda: "during-outage" in listener.received, 2)
+
+        redis_server.start()
+        await wait_for(lambda: listener.feed.connected, 10)
+        assert listener.resyncs == 1
+        assert "Redis is back" in caplog.text
+        await publisher.publish([Revocation("after", UNTIL)])
+        await wait_for(lambda: "after" in listener.received, 5)
+    finally:
+        await listener.stop()
+        await publisher.close()
+
+
+async def test_the_log_backstop_delivers_what_pubsub_missed(
+    redis_server: RedisServer, db: SqlDatabase
+) -> None:
+    """A revocation committed but never published (the publisher died) arrives by the backstop
+    read of the log."""
+    listener = Listener(_feed(redis_server, db, backstop=timedelta(milliseconds=100)))
+    await listener.start()
+    try:
+        async with db.transaction(write=True) as uow:
+            await uow.revocations.add([Revocation("never-published", UNTIL)])
+        await wait_for(lambda: listener.received == ["never-published"], 2)
+    finally:
+        await listener.stop()
+
+
+async def test_services_use_redis_when_configured_and_readiness_reports_it(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """With REDIS_URL the services pick the Redis feed and shared rate limits, and readiness
+    reports Redis next to the database."""
+    from tokensmith.core.passwords import TESTING
+    from tokensmith.runtime import build_services
+    from tokensmith.settings import load_settings
+
+    settings = load_settings(
+        {"REDIS_URL": redis_server.url, "TOKENSMITH_DATA_DIR": str(tmp_path / "data")}
+    )
+    services = build_services(settings, argon2=TESTING)
+    assert isinstance(services.feed, RedisRevocationFeed)
+    assert services.rate_limit_storage is not None
+    await services.start()
+    try:
+        assert await services.readiness() == {"database": "ok", "redis": "ok"}
+        redis_server.stop()
+        assert await services.readiness() == {"database": "ok", "redis": "unavailable"}
+    finally:
+        await services.stop()

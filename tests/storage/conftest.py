@@ -1,0 +1,42 @@
+"""The storage suite runs once per backend: SQLite and PostgreSQL (a fresh database per test)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from tests.support.databases import database_url, postgres_url  # noqa: F401  (fixtures)
+from tokensmith.core.clock import ManualClock
+from tokensmith.core.passwords import TESTING
+from tokensmith.runtime import Services, build_services
+from tokensmith.settings import load_settings
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(datetime(2026, 1, 5, 12, 0, tzinfo=UTC))
+
+
+def make_services(url: str, tmp_path: Path, clock: ManualClock, **env: str) -> Services:
+    settings = load_settings(
+        {"DATABASE_URL": url, "TOKENSMITH_DATA_DIR": str(tmp_path / "data"), **env}
+    )
+    return build_services(settings, clock=clock, argon2=TESTING)
+
+
+@pytest.fixture
+async def services(
+    database_url: str,  # noqa: F811
+    tmp_path: Path,
+    clock: ManualClock,
+) -> AsyncIterator[Services]:
+    """Started services over the backend under test (no Redis)."""
+    built = make_services(database_url, tmp_path, clock)
+    await built.start()
+    try:
+        yield built
+    finally:
+        await built.stop()

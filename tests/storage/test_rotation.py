@@ -1,0 +1,183 @@
+"""Rotation, reuse detection and cleanup through the SessionService, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.storage.conftest import make_services
+from tokensmith.core.clock import ManualClock
+from tokensmith.core.models import AuditKind, IssuedTokens, RevokeReason
+from tokensmith.core.sessions import RequestContext
+from tokensmith.errors import TokenReuseDetected, TokenRevoked, TokensmithError
+from tokensmith.runtime import Services
+from tokensmith.storage.sql.database import SqlDatabase
+
+CTX = RequestContext("10.0.0.1", "pytest")
+
+
+async def _login(services: Services, email: str = "ada@example.com") -> IssuedTokens:
+    await services.accounts.register(email, "correct horse battery", "Ada", CTX)
+    result = await services.accounts.login(email, "correct horse battery", CTX)
+    return result.tokens
+
+
+async def _refresh_all(services: Services, token: str, n: int) -> list[Any]:
+    email_of = services.accounts.email_of
+    return await asyncio.gather(
+        *(services.sessions.refresh(token, email_of, CTX) for _ in range(n)),
+        return_exceptions=True,
+    )
+
+
+async def test_fifty_concurrent_refreshes_yield_at_most_one_successor(
+    services: Services,
+) -> None:
+    """Of 50 concurrent refreshes of one token, every success carries the same successor."""
+    tokens = await _login(services)
+    results = await _refresh_all(services, tokens.refresh_token, 50)
+    successes = [r for r in results if isinstance(r, IssuedTokens)]
+    failures = [r for r in results if not isinstance(r, IssuedTokens)]
+    assert failures == []  # within the reuse grace every racer gets the same successor
+    assert len({r.refresh_token for r in successes}) == 1
+    async with services.database.transaction() as uow:
+        session = await uow.sessions.get(tokens.session_id)
+    assert session is not None and session.generation == 1
+
+
+async def test_without_grace_concurrent_refreshes_never_make_two_successors(
+    database_url: str, tmp_path: Path, clock: ManualClock
+) -> None:
+    """With the grace off, racers still never get two different successors, and the session
+    rotated exactly once."""
+    services = make_services(database_url, tmp_path, clock, REFRESH_REUSE_GRACE="0")
+    await services.start()
+    try:
+        tokens = await _login(services)
+        results = await _refresh_all(services, tokens.refresh_token, 50)
+        successes = [r for r in results if isinstance(r, IssuedTokens)]
+        others = [r for r in results if not isinstance(r, IssuedTokens)]
+        assert len({r.refresh_token for r in successes}) == 1
+        assert all(isinstance(r, TokenReuseDetected) for r in others)
+        async with services.database.transaction() as uow:
+            session = await uow.sessions.get(tokens.session_id)
+        assert session is not None and session.generation == 1
+    finally:
+        await services.stop()
+
+
+async def test_reuse_after_grace_revokes_the_session_everywhere(
+    services: Services, clock: ManualClock
+) -> None:
+    """A rotated token presented past the grace ends the session: the log, the set, the audit."""
+    tokens = await _login(services)
+    newer = await services.sessions.refresh(tokens.refresh_token, services.accounts.email_of, CTX)
+    clock.advance(timedelta(seconds=11))
+    with pytest.raises(TokenReuseDetected):
+        await services.sessions.refresh(tokens.refresh_token, services.accounts.email_of, CTX)
+    with pytest.raises(TokenRevoked):
+        services.sessions.authenticate(newer.access_token)
+    async with services.database.transaction() as uow:
+        session = await uow.sessions.get(tokens.session_id)
+        live, _ = await uow.revocations.live(clock.now())
+        events = await uow.audit.query(kind=AuditKind.REUSE_DETECTED.value)
+    assert session is not None and session.revoked_reason is RevokeReason.REUSE_DETECTED
+    assert [r.session_id for r in live] == [tokens.session_id]
+    assert len(events) == 1
+
+
+class _FailingAudit:
+    """Wraps a unit of work so the reuse audit write fails after the revocation was written."""
+
+    def __init__(self, uow: Any) -> None:
+        self._uow = uow
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._uow, name)
+
+    @property
+    def audit(self) -> Any:
+        inner = self._uow.audit
+
+        class Audit:
+            async def add(self, event: Any) -> None:
+                if event.kind is AuditKind.REUSE_DETECTED:
+                    raise RuntimeError("audit write failed")
+                await inner.add(event)
+
+        return Audit()
+
+
+class _FailingDatabase:
+    def __init__(self, database: SqlDatabase) -> None:
+        self._db = database
+
+    @asynccontextmanager
+    async def transaction(self, *, write: bool = False) -> AsyncIterator[Any]:
+        async with self._db.transaction(write=write) as uow:
+            yield _FailingAudit(uow)
+
+
+async def test_rolled_back_reuse_leaves_no_revocation_behind(
+    services: Services, clock: ManualClock
+) -> None:
+    """When the reuse transaction fails, its revocation and session end are rolled back with
+    it, and nothing reaches the in-process set: reuse accounting never outlives a rollback."""
+    tokens = await _login(services)
+    await services.sessions.refresh(tokens.refresh_token, services.accounts.email_of, CTX)
+    clock.advance(timedelta(seconds=11))
+    services.sessions._db = _FailingDatabase(services.database)  # type: ignore[assignment]
+    with pytest.raises(RuntimeError, match="audit write failed"):
+        await services.sessions.refresh(tokens.refresh_token, services.accounts.email_of, CTX)
+    async with services.database.transaction() as uow:
+        session = await uow.sessions.get(tokens.session_id)
+        live, _ = await uow.revocations.live(clock.now())
+    assert session is not None and session.revoked_at is None
+    assert live == []
+    assert not services.revoker.is_revoked(tokens.session_id)
+
+
+async def test_logout_is_recorded_and_survives_a_reload(
+    services: Services, tmp_path: Path, clock: ManualClock, database_url: str
+) -> None:
+    """A logout is in the database: a freshly started process refuses the token too."""
+    tokens = await _login(services)
+    await services.sessions.logout(None, services.codec.verify_refresh(tokens.refresh_token), CTX)
+    other = make_services(database_url, tmp_path, clock)
+    await other.start()
+    try:
+        with pytest.raises(TokenRevoked):
+            other.sessions.authenticate(tokens.access_token)
+    finally:
+        await other.stop()
+
+
+async def test_cleanup_deletes_what_can_no_longer_matter(
+    services: Services, clock: ManualClock
+) -> None:
+    """Past the refresh lifetime (plus a day) sessions go; past their horizon revocations go."""
+    kept = await _login(services, "kept@example.com")
+    ended = await _login(services, "ended@example.com")
+    await services.sessions.logout(None, services.codec.verify_refresh(ended.refresh_token), CTX)
+    clock.advance(timedelta(days=3))
+    refreshed = await services.sessions.refresh(kept.refresh_token, services.accounts.email_of, CTX)
+    clock.advance(timedelta(days=6))
+    sessions, revocations = await services.sessions.cleanup()
+    assert (sessions, revocations) == (1, 0)  # the newest revocation row keeps the cursor
+    async with services.database.transaction() as uow:
+        assert await uow.sessions.get(ended.session_id) is None
+        assert await uow.sessions.get(refreshed.session_id) is not None
+
+
+async def test_errors_from_the_core_pass_through_the_unit_of_work(services: Services) -> None:
+    """A domain error raised inside a transaction is not mistaken for an outage."""
+    with pytest.raises(TokensmithError) as caught:
+        async with services.database.transaction(write=True):
+            raise TokenRevoked()
+    assert type(caught.value) is TokenRevoked
