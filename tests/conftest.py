@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.databases import database_url, postgres_url, redis_server  # noqa: F401
 from tests.support.inprocess import Api, ApiFactory, base_env
 from tokensmith.core.clock import ManualClock
 from tokensmith.core.passwords import TESTING
@@ -18,15 +19,16 @@ from tokensmith.settings import load_settings
 
 
 @pytest.fixture
-def make_api(tmp_path: Path) -> ApiFactory:
-    """``async with make_api(JWT_EXPIRES_IN="30s") as api:`` a fresh server on a fresh SQLite."""
+def make_api(tmp_path: Path, database_url: str) -> ApiFactory:  # noqa: F811
+    """``async with make_api(JWT_EXPIRES_IN="30s") as api:`` a fresh server on a fresh database;
+    every test using it runs once on SQLite and once on PostgreSQL."""
 
     @asynccontextmanager
     async def factory(
         clock: ManualClock | None = None, client_ip: str = "127.0.0.1", **env: str
     ) -> AsyncIterator[Api]:
         clock = clock or ManualClock(datetime.now(UTC).replace(microsecond=0))
-        settings = load_settings({**base_env(tmp_path), **env})
+        settings = load_settings({**base_env(tmp_path), "DATABASE_URL": database_url, **env})
         app = create_app(settings, clock=clock, argon2=TESTING)
         transport = httpx.ASGITransport(app=app, client=(client_ip, 50000))
         async with (
