@@ -75,9 +75,9 @@ class Settings(BaseSettings):
     """PKCS#8 PEM private key for asymmetric access tokens."""
     jwt_issuer: str = Field("tokensmith", min_length=1)
     jwt_audience: str = Field("tokensmith", min_length=1)
-    database_url: str | None = None
+    database_url: str | None = Field(default=None, repr=False)  # may hold a password
     """``sqlite:///path.db`` or ``postgresql://...``; default: SQLite in the data dir."""
-    redis_url: str | None = None
+    redis_url: str | None = Field(default=None, repr=False)
     """When set, revocations and rate limits are shared across instances."""
     rate_limit_login: str = "10/minute"
     """Per client IP and email."""

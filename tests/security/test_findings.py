@@ -1,7 +1,6 @@
-"""Weaknesses found by this suite that need a fix outside the files the suite owns.
-
-Each is written as the behaviour the contract asks for and marked ``xfail(strict=True)``: it
-documents the gap today and turns into a failure (so the mark gets removed) once fixed.
+"""Regression tests for weaknesses this suite found (and that have been fixed since): sessions
+inside the clock-tolerance window or at their maximum age must still end on logout-all and on a
+password change.
 """
 
 from __future__ import annotations
@@ -16,14 +15,6 @@ from tokensmith.core.clock import ManualClock
 PASSWORD = "correct horse battery"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "SqlSessionStore.active_ids_for_user() selects refresh_expires_at > now, but a refresh "
-        "token is accepted until exp + JWT_CLOCK_TOLERANCE: logout-all and password change skip "
-        "such a session, and its refresh token then rotates into a fresh session life"
-    ),
-)
 @pytest.mark.parametrize("how", ["logout-all", "password-change"])
 async def test_logout_all_ends_a_session_whose_refresh_token_is_within_the_tolerance(
     make_api: ApiFactory, how: str
@@ -56,14 +47,6 @@ async def test_logout_all_ends_a_session_whose_refresh_token_is_within_the_toler
         assert response.status_code == 401, response.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "an access token issued shortly before SESSION_MAX_AGE outlives the session's "
-        "refresh_expires_at, so active_ids_for_user() skips the session on logout-all and the "
-        "access token keeps working until its own exp"
-    ),
-)
 async def test_logout_all_revokes_access_tokens_of_a_session_at_its_max_age(
     make_api: ApiFactory,
 ) -> None:

@@ -181,11 +181,6 @@ def test_database_password_is_not_in_the_repr_of_services(tmp_path: Path) -> Non
         services.hasher.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Settings.database_url (and redis_url) are plain str fields: repr(settings) shows "
-    "the URL's password; SecretStr or a masking repr would hide it (settings.py)",
-)
 def test_database_password_is_not_in_the_repr_of_settings(tmp_path: Path) -> None:
     """``repr(settings)`` hides a password in DATABASE_URL, as it hides JWT_SECRET."""
     settings = load_settings(service_env(tmp_path, "HS256", DATABASE_URL=DB_URL))

@@ -121,7 +121,7 @@ async def test_revoke_changes_only_live_sessions(db: SqlDatabase) -> None:
             await uow.sessions.add(_session(sid))
         first = await uow.sessions.revoke(["s-1", "s-2"], at=NOW, reason=RevokeReason.LOGOUT)
         again = await uow.sessions.revoke(["s-1"], at=NOW, reason=RevokeReason.LOGOUT_ALL)
-        active = await uow.sessions.active_ids_for_user("u-1", NOW)
+        active = await uow.sessions.revocable_ids_for_user("u-1", NOW)
         listed = await uow.sessions.list_active("u-1", NOW)
         count = await uow.sessions.count_active(NOW)
     assert sorted(first) == ["s-1", "s-2"] and again == []

@@ -182,7 +182,9 @@ class AccountService:
             await uow.users.set_password_hash(user_id, new_hash)
             others = [
                 sid
-                for sid in await uow.sessions.active_ids_for_user(user_id, now)
+                for sid in await uow.sessions.revocable_ids_for_user(
+                    user_id, now - self._revoker.horizon
+                )
                 if sid != session_id
             ]
             revoked = await self._sessions.end(
@@ -214,7 +216,9 @@ class AccountService:
             if record is None:
                 raise NotFound(f"No user with the email {normalise_email(email)!r}")
             await uow.users.disable(record.user.id, now)
-            ids = await uow.sessions.active_ids_for_user(record.user.id, now)
+            ids = await uow.sessions.revocable_ids_for_user(
+                record.user.id, now - self._revoker.horizon
+            )
             revoked = await self._sessions.end(ids, RevokeReason.USER_DISABLED, uow=uow, now=now)
             await uow.audit.add(
                 AuditEvent(

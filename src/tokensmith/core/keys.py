@@ -18,7 +18,20 @@ from jwt.utils import base64url_encode
 
 from tokensmith.errors import ConfigError
 
-__all__ = ["ASYMMETRIC_ALGORITHMS", "KeySet", "VerificationKey", "load_private_key_pem"]
+__all__ = [
+    "ASYMMETRIC_ALGORITHMS",
+    "KeySet",
+    "RingKey",
+    "VerificationKey",
+    "algorithm_of_pem",
+    "generate_private_pem",
+    "hmac_kid",
+    "jwk_thumbprint",
+    "load_private_key_pem",
+    "parse_ring",
+    "serialize_ring",
+    "split_pems",
+]
 
 ASYMMETRIC_ALGORITHMS = frozenset({"EdDSA", "ES256", "RS256"})
 _ALGORITHMS: dict[str, Algorithm] = get_default_algorithms()
@@ -121,3 +134,91 @@ def load_private_key_pem(pem: bytes, algorithm_name: str) -> Any:
     raise ConfigError(
         "JWT_PRIVATE_KEY_FILE", f"the key does not fit JWT_ALGORITHM={algorithm_name}"
     )
+
+
+# -- key rings: the PEM file behind JWT_PRIVATE_KEY_FILE ------------------------------------------
+#
+# A ring is a file of concatenated PKCS#8 PEM private keys, all of one algorithm. Order is role:
+# the first key signs, every key verifies and is published in the JWKS. Rotating puts a new key
+# first; retiring removes a key. Keeping the ring in the one file the server already reads means
+# there is no second source of truth to drift from it.
+
+_PEM_END = b"-----END PRIVATE KEY-----"
+
+
+@dataclass(frozen=True, slots=True)
+class RingKey:
+    """One key of a ring: its RFC 7638 ``kid``, its algorithm and its PEM text."""
+
+    kid: str
+    algorithm: str
+    pem: bytes = field(repr=False)
+
+
+def split_pems(data: bytes) -> list[bytes]:
+    """The PEM blocks of a ring file, in order (text outside the blocks is dropped)."""
+    blocks: list[bytes] = []
+    for part in data.split(_PEM_END):
+        start = part.find(b"-----BEGIN")
+        if start >= 0:
+            blocks.append(part[start:].strip() + b"\n" + _PEM_END + b"\n")
+    return blocks
+
+
+def algorithm_of_pem(pem: bytes) -> str:
+    """The JWS algorithm a private key is for: Ed25519 EdDSA, P-256 ES256, RSA RS256."""
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    try:
+        key = load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError("JWT_PRIVATE_KEY_FILE", f"not a PKCS#8 PEM private key ({exc})") from None
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        return "EdDSA"
+    if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name == "secp256r1":
+        return "ES256"
+    if isinstance(key, rsa.RSAPrivateKey):
+        return "RS256"
+    raise ConfigError("JWT_PRIVATE_KEY_FILE", "unsupported key type: use Ed25519, P-256 or RSA")
+
+
+def parse_ring(data: bytes, algorithm: str | None = None) -> list[RingKey]:
+    """Parse a ring file; every key must fit ``algorithm`` (default: the first key's)."""
+    keys: list[RingKey] = []
+    for pem in split_pems(data):
+        algorithm = algorithm or algorithm_of_pem(pem)
+        keys.append(RingKey(_kid_of(pem, algorithm), algorithm, pem))
+    return keys
+
+
+def serialize_ring(keys: list[RingKey]) -> bytes:
+    return b"".join(key.pem for key in keys)
+
+
+def _kid_of(pem: bytes, algorithm: str) -> str:
+    private = load_private_key_pem(pem, algorithm)
+    jwk: dict[str, Any] = json.loads(_ALGORITHMS[algorithm].to_jwk(private.public_key()))
+    return jwk_thumbprint(jwk)
+
+
+def generate_private_pem(algorithm: str) -> RingKey:
+    """A new private key for ``algorithm`` as unencrypted PKCS#8 PEM (keep the file 0600)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+    private: Any
+    if algorithm == "EdDSA":
+        private = ed25519.Ed25519PrivateKey.generate()
+    elif algorithm == "ES256":
+        private = ec.generate_private_key(ec.SECP256R1())
+    elif algorithm == "RS256":
+        private = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+    else:
+        raise ConfigError("JWT_ALGORITHM", f"{algorithm} is not an asymmetric algorithm")
+    pem = private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return RingKey(_kid_of(pem, algorithm), algorithm, pem)

@@ -76,7 +76,11 @@ class SessionRepository(Protocol):
         """Mark the still-live sessions among ``session_ids`` revoked; returns those changed."""
         ...
 
-    async def active_ids_for_user(self, user_id: str, now: datetime) -> list[str]: ...
+    async def revocable_ids_for_user(self, user_id: str, mattering_after: datetime) -> list[str]:
+        """Unrevoked sessions of the user that can still matter: their refresh token expired
+        after ``mattering_after`` (the caller widens "now" by the clock tolerance and the
+        access-token lifetime, so a session in either window is still revoked)."""
+        ...
 
     async def list_active(self, user_id: str, now: datetime) -> list[SessionRecord]: ...
 
@@ -128,9 +132,7 @@ class UnitOfWork(Protocol):
 
 
 class Database(Protocol):
-    def transaction(
-        self, *, write: bool = False
-    ) -> AbstractAsyncContextManager[UnitOfWork]:
+    def transaction(self, *, write: bool = False) -> AbstractAsyncContextManager[UnitOfWork]:
         """Open a unit of work. ``write=True`` takes the write lock up front (SQLite
         ``BEGIN IMMEDIATE``), so a read-then-write never deadlocks or fails late.
 

@@ -37,6 +37,12 @@ class Revoker:
     def __repr__(self) -> str:
         return f"Revoker({self.revoked!r})"
 
+    @property
+    def horizon(self) -> timedelta:
+        """How long after its refresh token expired a session can still have a live access
+        token (the access lifetime plus the clock tolerance)."""
+        return self._horizon
+
     def is_revoked(self, session_id: str) -> bool:
         return session_id in self.revoked
 

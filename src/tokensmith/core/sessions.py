@@ -307,7 +307,7 @@ class SessionService:
     async def logout_all(self, user_id: str, ctx: RequestContext) -> int:
         now = _whole_seconds(self._clock.now())
         async with self._db.transaction(write=True) as uow:
-            ids = await uow.sessions.active_ids_for_user(user_id, now)
+            ids = await uow.sessions.revocable_ids_for_user(user_id, now - self._revoker.horizon)
             revoked = await self.end(ids, RevokeReason.LOGOUT_ALL, uow=uow, now=now)
             await uow.audit.add(
                 AuditEvent(

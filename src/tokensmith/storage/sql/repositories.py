@@ -177,12 +177,12 @@ class SqlSessionRepository:
         )
         return [row[0] for row in result]
 
-    async def active_ids_for_user(self, user_id: str, now: datetime) -> list[str]:
+    async def revocable_ids_for_user(self, user_id: str, mattering_after: datetime) -> list[str]:
         rows = await self._conn.execute(
             select(sessions.c.id).where(
                 sessions.c.user_id == user_id,
                 sessions.c.revoked_at.is_(None),
-                sessions.c.refresh_expires_at > now,
+                sessions.c.refresh_expires_at > mattering_after,
             )
         )
         return [row[0] for row in rows]
