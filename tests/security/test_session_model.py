@@ -67,8 +67,8 @@ def start_service(data_dir: Path) -> Service:
         "HS256",
         JWT_EXPIRES_IN=f"{ACCESS_TTL}s",
         JWT_REFRESH_EXPIRES_IN=f"{REFRESH_TTL}s",
-        # Long enough never to be reached: the max-age edge has its own (xfail) test in
-        # test_findings.py, where logout-all misses a session at its max age.
+        # Long enough never to be reached: the max-age edge has its own regression test in
+        # test_findings.py.
         SESSION_MAX_AGE="365d",
         JWT_CLOCK_TOLERANCE="0",
         REFRESH_REUSE_GRACE=f"{GRACE}s",
