@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from tokensmith.core.accounts import AccountService
 from tokensmith.core.clock import Clock, SystemClock
-from tokensmith.core.keys import KeySet
+from tokensmith.core.keys import KeySet, split_pems
 from tokensmith.core.passwords import OWASP_2023, Argon2Parameters, PasswordHasher
 from tokensmith.core.ports import RevocationFeed
 from tokensmith.core.revoker import Revoker
@@ -50,14 +50,7 @@ def build_access_keys(settings: Settings) -> KeySet:
         pem = settings.jwt_private_key_file.read_bytes()
     except OSError as exc:
         raise ConfigError("JWT_PRIVATE_KEY_FILE", f"cannot read: {exc.strerror}") from None
-    return KeySet.asymmetric(settings.jwt_algorithm, _split_pems(pem))
-
-
-def _split_pems(data: bytes) -> list[bytes]:
-    """A key file may hold a ring of keys: the first signs, the others still verify."""
-    marker = b"-----END PRIVATE KEY-----"
-    parts = [p.strip() + b"\n" + marker + b"\n" for p in data.split(marker) if p.strip()]
-    return parts or [data]
+    return KeySet.asymmetric(settings.jwt_algorithm, split_pems(pem))
 
 
 @dataclass

@@ -34,3 +34,11 @@ async def test_every_auth_response_is_no_store(api: Api) -> None:
         await api.client.post("/auth/login", json={}),
     ):
         assert response.headers["cache-control"] == "no-store"
+
+
+async def test_static_files_answer_head_and_refuse_paths(api: Api) -> None:
+    """The web app and the browser client answer GET and HEAD; names with paths are 404."""
+    for path in ("/", "/tokensmith.js"):
+        assert (await api.client.head(path)).status_code == 200
+    assert (await api.client.get("/static/..%2Fapp.py")).status_code == 404
+    assert (await api.client.get("/static/.hidden")).status_code == 404

@@ -34,9 +34,7 @@ async def test_user_app_guards_its_own_route(tmp_path: Path) -> None:
         httpx.AsyncClient(transport=transport, base_url="http://app") as client,
     ):
         assert (await client.get("/orders")).json()["code"] == "NO_TOKEN"
-        await client.post(
-            "/auth/register", json={"email": "ada@example.com", "password": PASSWORD}
-        )
+        await client.post("/auth/register", json={"email": "ada@example.com", "password": PASSWORD})
         login = await client.post(
             "/auth/login", json={"email": "ada@example.com", "password": PASSWORD}
         )

@@ -189,12 +189,6 @@ def test_database_password_is_not_in_the_repr_of_settings(tmp_path: Path) -> Non
 
 
 @pytest.mark.e2e
-@pytest.mark.xfail(
-    strict=True,
-    reason="TOKENSMITH_LOG_LEVEL=debug lets aiosqlite (and SQLAlchemy/asyncpg) log every SQL "
-    "parameter: argon2 password hashes, emails, refresh-token hashes. configure_logging() should "
-    "cap the driver loggers at INFO (tokensmith/server/logging.py)",
-)
 def test_no_password_hash_in_the_debug_log(live_hs256: Live) -> None:
     """Even at debug level, the log holds no argon2 password hash (offline-crackable)."""
     register(live_hs256.api.client, "hash-in-log@example.com")

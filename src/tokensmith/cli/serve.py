@@ -71,6 +71,7 @@ def serve(host: str, port: int, workers: int) -> None:
         "proxy_headers": False,  # X-Forwarded-For is trusted only from TRUSTED_PROXIES, by us
         "server_header": False,
         "timeout_graceful_shutdown": 5,
+        "log_config": None,  # uvicorn's own lines go through our JSON formatter too
     }
     click.echo(
         f"tokensmith {settings.tokensmith_env} server on http://{host}:{port} "

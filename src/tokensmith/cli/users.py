@@ -1,23 +1,40 @@
-"""``tokensmith users create|list|disable``."""
+"""``tokensmith users create|list|disable``; and the helpers the operator commands share."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from tokensmith.errors import TokensmithError
 
-__all__ = ["users"]
+if TYPE_CHECKING:
+    from tokensmith.core.models import UserRecord
+    from tokensmith.runtime import Services
+
+__all__ = [
+    "cli_context",
+    "print_json",
+    "print_table",
+    "run_with_services",
+    "user_by_email",
+    "users",
+]
 
 T = TypeVar("T")
 
 
-def run_with_services(action: Callable[..., Awaitable[T]]) -> T:
-    """Run ``action(services)`` against the configured database, then close everything."""
+def run_with_services(action: Callable[[Services], Awaitable[T]]) -> T:
+    """Run ``action(services)`` against the configured database, then close everything.
+
+    Revocations made here are written to the database, which running servers poll (or hear
+    through Redis), so they take effect on every instance.
+    """
     from tokensmith.runtime import build_services
     from tokensmith.settings import load_settings
 
@@ -29,7 +46,60 @@ def run_with_services(action: Callable[..., Awaitable[T]]) -> T:
         finally:
             await services.stop()
 
-    return asyncio.run(main())
+    try:
+        return asyncio.run(main())
+    except TokensmithError as exc:
+        if exc.code == "CONFIG_ERROR":
+            raise
+        raise click.ClickException(exc.message) from None
+
+
+def cli_context() -> Any:
+    from tokensmith.core.sessions import RequestContext
+
+    return RequestContext(None, "tokensmith-cli")
+
+
+async def user_by_email(services: Services, email: str) -> UserRecord:
+    """The account with ``email`` (case-insensitive), or a one-line error."""
+    from tokensmith.core.accounts import normalise_email
+
+    async with services.database.transaction() as uow:
+        record = await uow.users.by_email(normalise_email(email))
+    if record is None:
+        raise click.ClickException(f"no user with the email {normalise_email(email)!r}")
+    return record
+
+
+def when(value: datetime | None) -> str:
+    """A time for a table: UTC, to the second."""
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else "-"
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def print_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, default=str))
+
+
+def print_table(
+    title: str | None, columns: Sequence[str], rows: Sequence[Sequence[str]], empty: str
+) -> None:
+    """A rich table on stdout (plain text when stdout is not a terminal), or ``empty``."""
+    if not rows:
+        click.echo(empty)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", header_style="bold")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    Console(width=None if sys.stdout.isatty() else 160).print(table)
 
 
 def _read_password() -> str:
@@ -61,41 +131,55 @@ def create(email: str, name: str | None) -> None:
     except PydanticError:
         raise click.BadParameter(f"{email!r} is not an email address", param_hint="EMAIL") from None
     password = _read_password()
-    try:
-        user = run_with_services(lambda s: s.accounts.create_user(email, password, name))
-    except TokensmithError as exc:
-        raise click.ClickException(exc.message) from None
+    user = run_with_services(lambda s: s.accounts.create_user(email, password, name))
     click.echo(f"created {user.email} ({user.id})")
 
 
 @users.command("list")
-def list_users() -> None:
-    """List accounts."""
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--limit", default=1000, show_default=True, type=click.IntRange(1))
+def list_users(as_json: bool, limit: int) -> None:
+    """List accounts, oldest first."""
 
-    async def fetch(services: object) -> list[tuple[str, str, str]]:
-        from tokensmith.runtime import Services
-
-        assert isinstance(services, Services)
+    async def fetch(services: Services) -> list[UserRecord]:
         async with services.database.transaction() as uow:
-            records = await uow.users.list()
-        return [
-            (r.user.email, r.user.id, "disabled" if r.disabled_at else "active") for r in records
-        ]
+            return await uow.users.list(limit)
 
-    for email, user_id, state in run_with_services(fetch):
-        click.echo(f"{email}\t{user_id}\t{state}")
+    records = run_with_services(fetch)
+    if as_json:
+        print_json(
+            [
+                {
+                    "id": r.user.id,
+                    "email": r.user.email,
+                    "name": r.user.name,
+                    "createdAt": iso(r.user.created_at),
+                    "disabledAt": iso(r.disabled_at),
+                }
+                for r in records
+            ]
+        )
+        return
+    rows = [
+        (
+            r.user.email,
+            r.user.name or "",
+            r.user.id,
+            when(r.user.created_at),
+            "[red]disabled[/red]" if r.disabled_at else "active",
+        )
+        for r in records
+    ]
+    print_table(None, ("email", "name", "id", "created (UTC)", "state"), rows, "no users")
 
 
 @users.command("disable")
 @click.argument("email")
-def disable(email: str) -> None:
-    """Disable an account: it cannot log in and its sessions end at once."""
-    from tokensmith.core.sessions import RequestContext
-
-    try:
-        count = run_with_services(
-            lambda s: s.accounts.disable(email, RequestContext(None, "tokensmith-cli"))
-        )
-    except TokensmithError as exc:
-        raise click.ClickException(exc.message) from None
-    click.echo(f"disabled {email}; {count} session(s) ended")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def disable(email: str, as_json: bool) -> None:
+    """Disable an account: it cannot log in and its sessions end at once, on every instance."""
+    count = run_with_services(lambda s: s.accounts.disable(email, cli_context()))
+    if as_json:
+        print_json({"email": email.strip().lower(), "disabled": True, "sessionsRevoked": count})
+        return
+    click.echo(f"disabled {email.strip().lower()}; {count} session(s) ended")

@@ -14,6 +14,8 @@ from starlette.middleware.cors import CORSMiddleware
 
 from tokensmith.core.clock import Clock
 from tokensmith.core.passwords import OWASP_2023, Argon2Parameters
+from tokensmith.server.logging import RequestLogMiddleware
+from tokensmith.server.metrics import CONTENT_TYPE_LATEST, Metrics
 from tokensmith.settings import Settings, load_settings
 from tokensmith.web import Tokensmith
 
@@ -54,6 +56,11 @@ def create_app(
             allow_headers=["Authorization", "Content-Type", "X-CSRF-Token", "X-Token-Transport"],
             max_age=600,
         )
+    metrics = Metrics(auth.services, prefix=auth.prefix)
+    metrics.install(app)
+    app.state.metrics = metrics
+    # Outermost, so every answer (413s and CORS preflights included) has a request id.
+    app.add_middleware(RequestLogMiddleware)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:
@@ -68,6 +75,16 @@ def create_app(
         body: dict[str, Any] = {"status": "ok" if ready else "unavailable", "checks": checks}
         return JSONResponse(body, status_code=200 if ready else 503)
 
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        response_class=Response,
+        responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text"}},
+    )
+    async def prometheus_metrics() -> Response:
+        """Prometheus text exposition: logins, refreshes, 401s by code, sessions, latency."""
+        return Response(await metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
     @app.get("/.well-known/jwks.json", tags=["operations"])
     async def jwks() -> JSONResponse:
         """Public keys of access tokens, with ``kid`` (empty for HS256: its key is secret)."""
@@ -76,15 +93,15 @@ def create_app(
             headers={"Cache-Control": "public, max-age=300"},
         )
 
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def web_app() -> Response:
         return _static("index.html", "text/html; charset=utf-8")
 
-    @app.get("/tokensmith.js", include_in_schema=False)
+    @app.api_route("/tokensmith.js", methods=["GET", "HEAD"], include_in_schema=False)
     async def browser_client() -> Response:
         return _static("tokensmith.js", "text/javascript; charset=utf-8")
 
-    @app.get("/static/{name}", include_in_schema=False)
+    @app.api_route("/static/{name}", methods=["GET", "HEAD"], include_in_schema=False)
     async def static_file(name: str) -> Response:
         return _static(name, None)
 

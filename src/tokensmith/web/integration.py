@@ -90,6 +90,7 @@ class Tokensmith:
 
     def _build_router(self) -> APIRouter:
         from tokensmith.web.routes_accounts import account_routes
+        from tokensmith.web.routes_oauth import oauth_routes
         from tokensmith.web.routes_sessions import session_routes
         from tokensmith.web.routes_tokens import token_routes
 
@@ -97,4 +98,5 @@ class Tokensmith:
         router.include_router(account_routes(self))
         router.include_router(token_routes(self))
         router.include_router(session_routes(self))
+        router.include_router(oauth_routes(self))
         return router

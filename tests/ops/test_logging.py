@@ -1,0 +1,86 @@
+"""Structured JSON logs with a request id, and never a token or a secret."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.inprocess import Api, bearer
+from tokensmith.server.logging import JsonFormatter, redact
+
+
+@pytest.fixture
+def log_lines() -> Iterator[io.StringIO]:
+    """Everything the ``tokensmith`` loggers write, as JSON lines."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("tokensmith")
+    previous = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)  # access lines are written at debug level
+    try:
+        yield stream
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+
+
+def entries(stream: io.StringIO) -> list[dict[str, object]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+async def test_request_id_is_echoed_when_sane_and_generated_otherwise(api: Api) -> None:
+    """X-Request-ID comes back as sent; absent or unsafe, a fresh one is made."""
+    sent = await api.client.get("/healthz", headers={"X-Request-ID": "abc-123.def"})
+    assert sent.headers["x-request-id"] == "abc-123.def"
+    made = await api.client.get("/healthz")
+    assert re.fullmatch(r"[0-9a-f]{32}", made.headers["x-request-id"])
+    unsafe = await api.client.get("/healthz", headers={"X-Request-ID": 'x" injected=1'})
+    assert re.fullmatch(r"[0-9a-f]{32}", unsafe.headers["x-request-id"])
+    missing = await api.client.get("/no/such/path")
+    assert "x-request-id" in missing.headers
+
+
+async def test_access_line_is_json_with_request_id_and_no_query_string(
+    api: Api, log_lines: io.StringIO
+) -> None:
+    """One access line per request: method, path without the query, status, duration, id."""
+    await api.client.get(
+        "/healthz?token=eyJhbGciOiJIUzI1NiJ9.e30.abc", headers={"X-Request-ID": "r1"}
+    )
+    [line] = [e for e in entries(log_lines) if e["logger"] == "tokensmith.access"]
+    assert line["request_id"] == "r1"
+    assert line["path"] == "/healthz"
+    assert line["status"] == 200
+    assert isinstance(line["duration_ms"], float)
+    assert "eyJ" not in json.dumps(line)
+    assert "token=" not in json.dumps(line)
+
+
+async def test_tokens_never_reach_the_logs(api: Api, log_lines: io.StringIO) -> None:
+    """A whole session's worth of requests logs no token, password or secret."""
+    tokens = await api.signed_up()
+    await api.refresh(tokens["refreshToken"])
+    await api.refresh(tokens["refreshToken"])
+    await api.client.post("/auth/logout", headers=bearer(tokens["accessToken"]))
+    logging.getLogger("tokensmith.test").warning(
+        "got %s", tokens["accessToken"], extra={"refresh_token": tokens["refreshToken"]}
+    )
+    text = log_lines.getvalue()
+    assert text
+    for secret in (tokens["accessToken"], tokens["refreshToken"], "correct horse battery"):
+        assert secret not in text
+    assert "[redacted-jwt]" in text
+
+
+def test_redact_scrubs_jwts_and_credentials() -> None:
+    """JWT-shaped strings and Authorization credentials are replaced."""
+    text = "Authorization: Bearer abc.def-ghi and eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig"
+    assert redact(text) == "Authorization: Bearer [redacted] and [redacted-jwt]"
+    assert redact("Basic dXNlcjpwYXNz") == "Basic [redacted]"
