@@ -123,6 +123,9 @@ class _FailingDatabase:
         async with self._db.transaction(write=write) as uow:
             yield _FailingAudit(uow)
 
+    def autocommit(self) -> Any:
+        return self._db.autocommit()  # the fast path only rotates; reuse takes the locking path
+
 
 async def test_rolled_back_reuse_leaves_no_revocation_behind(
     services: Services, clock: ManualClock

@@ -70,6 +70,24 @@ class SessionRepository(Protocol):
         """Make ``new_hash`` current and keep the old current hash as previous."""
         ...
 
+    async def rotate_if_current(
+        self,
+        session_id: str,
+        *,
+        user_id: str,
+        presented_hash: str,
+        new_hash: str,
+        rotated_at: datetime,
+        refresh_expires_cap: datetime,
+        ip: str | None,
+        user_agent: str | None,
+    ) -> tuple[datetime, int] | None:
+        """Atomically rotate a live session (not revoked, before its maximum age) whose current
+        hash is ``presented_hash``, in ONE statement; the new refresh expiry is the earlier of
+        ``refresh_expires_cap`` and the session's end. Returns (refresh expiry, generation), or
+        None when the row did not match."""
+        ...
+
     async def revoke(
         self, session_ids: Sequence[str], *, at: datetime, reason: RevokeReason
     ) -> list[str]:
@@ -138,6 +156,11 @@ class Database(Protocol):
 
         Raises :class:`~tokensmith.errors.ServiceUnavailable` when the database is unreachable.
         """
+        ...
+
+    def autocommit(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        """Repositories whose every statement commits on its own (no explicit transaction):
+        for single-statement writes that must not hold a lock across round trips."""
         ...
 
     async def ping(self) -> None:

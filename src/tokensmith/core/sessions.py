@@ -78,6 +78,7 @@ class SessionService:
         self._revoker = revoker
         self._policy = policy
         self._clock = clock
+        self._emails: dict[str, str] = {}
         self.observer: Callable[[str], None] | None = None
         """Optional hook told each successful refresh: ``"rotated"`` or ``"grace"`` (metrics)."""
 
@@ -88,6 +89,7 @@ class SessionService:
 
     async def start(self, uow: UnitOfWork, user: User, ctx: RequestContext) -> IssuedTokens:
         """Open a session for ``user`` inside the caller's transaction (the login)."""
+        self.remember_email(user.id, user.email)
         now = _whole_seconds(self._clock.now())
         session_id = secrets.token_urlsafe(16)
         jti = secrets.token_urlsafe(16)
@@ -123,6 +125,9 @@ class SessionService:
         """Rotate ``refresh_token``; see the module docstring for the rules."""
         claims = self._codec.verify_refresh(refresh_token)
         presented = hash_jti(claims.jti)
+        fast = await self._rotate_in_one_statement(claims, presented, ctx)
+        if fast is not None:
+            return fast
         revoked: list[str] = []
         outcome = "rotated"
         async with self._db.transaction(write=True) as uow:
@@ -139,6 +144,7 @@ class SessionService:
             email = await email_of(uow, session.user_id)
             if email is None:  # the user was deleted or disabled
                 raise SessionRevoked()
+            self.remember_email(session.user_id, email)
             if session.current_hash == presented:
                 tokens = await self._rotate(uow, session, claims, email, now, ctx)
             elif self._within_grace(session, presented, now):
@@ -163,6 +169,65 @@ class SessionService:
         if self.observer is not None:
             self.observer(outcome)
         return tokens
+
+    async def _rotate_in_one_statement(
+        self, claims: RefreshClaims, presented: str, ctx: RequestContext
+    ) -> IssuedTokens | None:
+        """The common case, a live session presenting its current token, as one conditional
+        UPDATE outside any explicit transaction: the row (or SQLite's write lock) is held for one
+        statement instead of a whole read-decide-write round trip.
+
+        Returns None whenever anything is unusual (the token is not current, the session is
+        revoked or at its maximum age, the user's email is not known here): the locking path
+        then decides, with the full rules.
+        """
+        email = self._emails.get(claims.sub)
+        if email is None:
+            return None
+        now = _whole_seconds(self._clock.now())
+        successor_jti = self._codec.successor_jti(claims.jti)
+        async with self._db.autocommit() as uow:
+            rotated = await uow.sessions.rotate_if_current(
+                claims.sid,
+                user_id=claims.sub,
+                presented_hash=presented,
+                new_hash=hash_jti(successor_jti),
+                rotated_at=now,
+                refresh_expires_cap=now + self._policy.refresh_ttl,
+                ip=ctx.ip,
+                user_agent=_clip(ctx.user_agent),
+            )
+            if rotated is None:
+                return None
+            refresh_exp, generation = rotated
+            await uow.audit.add(
+                AuditEvent(
+                    AuditKind.REFRESH,
+                    now,
+                    claims.sub,
+                    claims.sid,
+                    ctx.ip,
+                    _clip(ctx.user_agent),
+                    {"generation": generation},
+                )
+            )
+        refresh = self._codec.issue_refresh(
+            user_id=claims.sub,
+            session_id=claims.sid,
+            jti=successor_jti,
+            iat=int(now.timestamp()),
+            exp=int(refresh_exp.timestamp()),
+        )
+        if self.observer is not None:
+            self.observer("rotated")
+        return self._issue(claims.sub, email, claims.sid, refresh, refresh_exp, now)
+
+    def remember_email(self, user_id: str, email: str) -> None:
+        """Keep ``user_id``'s email for new access tokens (bounded; emails never change through
+        the API, and a disabled user's sessions are revoked, which the rotation checks)."""
+        if len(self._emails) >= 100_000:
+            self._emails.clear()
+        self._emails[user_id] = email
 
     @property
     def _leeway(self) -> timedelta:

@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, Timeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from tokensmith.errors import ConfigError, ServiceUnavailable, TokensmithError
+from tokensmith.storage.sql.inline_sqlite import connect_inline
 from tokensmith.storage.sql.repositories import SqlUnitOfWork
 
 __all__ = ["SqlDatabase", "async_url"]
@@ -27,6 +28,7 @@ __all__ = ["SqlDatabase", "async_url"]
 log = logging.getLogger("tokensmith.database")
 
 _WRITE = "tokensmith_write"
+_AUTOCOMMIT = "tokensmith_autocommit"
 _UNAVAILABLE = (OperationalError, InterfaceError, TimeoutError, OSError, asyncio.TimeoutError)
 # SQLSTATE classes meaning "the server cannot serve now", not "the query is wrong":
 # 08 connection exception, 53 insufficient resources (too many connections, disk full),
@@ -98,7 +100,11 @@ class SqlDatabase:
             if database and database != ":memory:":
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
             engine = create_async_engine(
-                self.url, pool_size=pool_size, max_overflow=0, pool_timeout=connect_timeout_s
+                self.url,
+                pool_size=pool_size,
+                max_overflow=0,
+                pool_timeout=connect_timeout_s,
+                async_creator=connect_inline(database or ":memory:"),
             )
             _sqlite_pragmas_and_locking(engine)
             return engine
@@ -142,6 +148,23 @@ class SqlDatabase:
                     conn = await conn.execution_options(**{_WRITE: True})
                 async with conn.begin():
                     yield SqlUnitOfWork(conn)
+        except Exception as exc:
+            if isinstance(exc, TokensmithError) or not _is_unavailable(exc):
+                raise
+            raise self._unavailable(exc) from None
+
+    @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[SqlUnitOfWork]:
+        """Each statement its own transaction: SQLite gets no explicit BEGIN (the driver is in
+        autocommit mode), PostgreSQL runs with AUTOCOMMIT isolation."""
+        try:
+            async with self._connect() as conn:
+                if self.is_sqlite:
+                    conn = await conn.execution_options(**{_AUTOCOMMIT: True})
+                else:
+                    conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                yield SqlUnitOfWork(conn)
+                await conn.commit()
         except Exception as exc:
             if isinstance(exc, TokensmithError) or not _is_unavailable(exc):
                 raise
@@ -192,11 +215,16 @@ def _sqlite_pragmas_and_locking(engine: AsyncEngine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=5000")
+        # Waits for another process's write lock happen on the event loop (inline_sqlite.py):
+        # bounded at 2 s, then the request answers 503.
+        cursor.execute("PRAGMA busy_timeout=2000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn: Any) -> None:
-        write = conn.get_execution_options().get(_WRITE, False)
+        options = conn.get_execution_options()
+        if options.get(_AUTOCOMMIT, False):
+            return  # every statement commits on its own
+        write = options.get(_WRITE, False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")

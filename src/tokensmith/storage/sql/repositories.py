@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -22,7 +22,7 @@ from tokensmith.core.models import (
     UserRecord,
 )
 from tokensmith.errors import EmailTaken
-from tokensmith.storage.sql.tables import audit_log, revocations, sessions, users
+from tokensmith.storage.sql.tables import UtcDateTime, audit_log, revocations, sessions, users
 
 __all__ = [
     "SqlAuditRepository",
@@ -108,6 +108,40 @@ def _session(row: RowMapping) -> SessionRecord:
     )
 
 
+# The refresh hot path's two statements, built once: constructing a Core statement and its
+# cache key costs more than SQLite takes to run it.
+# SET expressions read the row as it was before the update (SQL semantics on both SQLite and
+# PostgreSQL), so previous_hash takes the old current_hash.
+_ROTATE_IF_CURRENT = (
+    update(sessions)
+    .where(
+        sessions.c.id == bindparam("sid"),
+        sessions.c.user_id == bindparam("uid"),
+        sessions.c.current_hash == bindparam("presented"),
+        sessions.c.revoked_at.is_(None),
+        sessions.c.expires_at > bindparam("now", type_=UtcDateTime),
+    )
+    .values(
+        previous_hash=sessions.c.current_hash,
+        current_hash=bindparam("new_hash"),
+        rotated_at=bindparam("now", type_=UtcDateTime),
+        last_used_at=bindparam("now", type_=UtcDateTime),
+        refresh_expires_at=case(
+            (
+                sessions.c.expires_at < bindparam("cap", type_=UtcDateTime),
+                sessions.c.expires_at,
+            ),
+            else_=bindparam("cap", type_=UtcDateTime),
+        ),
+        generation=sessions.c.generation + 1,
+        ip=bindparam("ip"),
+        user_agent=bindparam("ua"),
+    )
+    .returning(sessions.c.refresh_expires_at, sessions.c.generation)
+)
+_INSERT_AUDIT = insert(audit_log)
+
+
 class SqlSessionRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
@@ -163,6 +197,34 @@ class SqlSessionRepository:
                 user_agent=user_agent,
             )
         )
+
+    async def rotate_if_current(
+        self,
+        session_id: str,
+        *,
+        user_id: str,
+        presented_hash: str,
+        new_hash: str,
+        rotated_at: datetime,
+        refresh_expires_cap: datetime,
+        ip: str | None,
+        user_agent: str | None,
+    ) -> tuple[datetime, int] | None:
+        result = await self._conn.execute(
+            _ROTATE_IF_CURRENT,
+            {
+                "sid": session_id,
+                "uid": user_id,
+                "presented": presented_hash,
+                "new_hash": new_hash,
+                "now": rotated_at,
+                "cap": refresh_expires_cap,
+                "ip": ip,
+                "ua": user_agent,
+            },
+        )
+        row = result.first()
+        return (row[0], int(row[1])) if row is not None else None
 
     async def revoke(
         self, session_ids: Sequence[str], *, at: datetime, reason: RevokeReason
@@ -287,15 +349,16 @@ class SqlAuditRepository:
 
     async def add(self, event: AuditEvent) -> None:
         await self._conn.execute(
-            insert(audit_log).values(
-                at=event.at,
-                kind=event.kind.value,
-                user_id=event.user_id,
-                session_id=event.session_id,
-                ip=event.ip,
-                user_agent=event.user_agent,
-                detail=json.dumps(event.detail, separators=(",", ":")) if event.detail else None,
-            )
+            _INSERT_AUDIT,
+            {
+                "at": event.at,
+                "kind": event.kind.value,
+                "user_id": event.user_id,
+                "session_id": event.session_id,
+                "ip": event.ip,
+                "user_agent": event.user_agent,
+                "detail": json.dumps(event.detail, separators=(",", ":")) if event.detail else None,
+            },
         )
 
     async def query(
