@@ -27,7 +27,9 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy src
 
-bench: $(STAMP)  ## the benchmark suite (see docs/performance.md)
+bench: $(STAMP)  ## the benchmark suite (see docs/performance.md); installs wrk and the peer apps
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	@$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:

@@ -1,0 +1,139 @@
+"""``python -m bench.profile PATH [--seconds S] [--redis]``: where a route's time goes.
+
+Starts the bench's user app (``uvicorn --workers 2``), logs a user in, drives ``GET PATH`` with
+a Bearer token through wrk, and samples both workers with ``py-spy`` (bench extra). Prints the
+share of samples under each frame (inclusive), summed over the workers, and keeps the raw
+profiles (py-spy's "raw" format, one stack per line) in the temp folder it names.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from bench import services
+from bench.harness import Run, Users, login_all, register_all, start_user_app, user_app_env
+from bench.procs import BIN
+from bench.wrk import ensure_wrk, render
+
+__all__ = ["inclusive_shares"]
+
+
+def inclusive_shares(raw_files: list[Path]) -> tuple[int, collections.Counter[str]]:
+    total = 0
+    shares: collections.Counter[str] = collections.Counter()
+    for path in raw_files:
+        for line in path.read_text().splitlines():
+            stack, _, count = line.rpartition(" ")
+            if not stack:
+                continue
+            n = int(count)
+            total += n
+            for frame in {re.sub(r":\d+\)$", ")", f) for f in stack.split(";")}:
+                shares[frame] += n
+    return total, shares
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("path", help="a GET route with a Bearer token, or /auth/refresh")
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--redis", action="store_true", help="set REDIS_URL on the app")
+    parser.add_argument("--database-url", help="DATABASE_URL (default: SQLite in a temp dir)")
+    parser.add_argument("--top", type=int, default=45)
+    parser.add_argument("--match", default="", help="only frames matching this regex")
+    args = parser.parse_args()
+    py_spy = str(BIN / "py-spy") if (BIN / "py-spy").exists() else shutil.which("py-spy")
+    if not py_spy:
+        raise SystemExit("py-spy is not installed: pip install -e '.[bench]'")
+    workdir = Path(tempfile.mkdtemp(prefix="tokensmith-profile-"))
+    run = Run(workdir, duration_s=args.seconds, warmup_s=1, quick=True, quiet_wait_s=0)
+    extra = {"REDIS_URL": services.REDIS_URL} if args.redis else {}
+    if args.database_url:
+        extra["DATABASE_URL"] = args.database_url
+    app = start_user_app(run, "profile", user_app_env(run, "profile", **extra))
+    try:
+        users = Users.numbered(32, "profile.bench")
+        register_all(app.url, users)
+        sessions = login_all(app.url, users.emails)
+        if args.path == "/auth/refresh":
+            tokens = workdir / "tokens.txt"
+            tokens.write_text("".join(r + "\n" for _, r in sessions))
+            script = render(
+                "refresh",
+                workdir,
+                tokens_file=tokens,
+                threads=2,
+                mode="body",
+                path=args.path,
+                body_key="refreshToken",
+                resp_key="refreshToken",
+            )
+        else:
+            script = run.bearer_script(args.path, sessions[0][0])
+        seconds = int(args.seconds)
+        load = subprocess.Popen(
+            [
+                ensure_wrk(),
+                "-t2",
+                "-c32",
+                f"-d{seconds + 3}s",
+                "-s",
+                str(script),
+                app.url + args.path,
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(1.5)
+        outputs = []
+        samplers = []
+        for pid in app.worker_pids():
+            out = workdir / f"py-spy-{pid}.txt"
+            outputs.append(out)
+            samplers.append(
+                subprocess.Popen(
+                    [
+                        py_spy,
+                        "record",
+                        "-p",
+                        str(pid),
+                        "-d",
+                        str(seconds),
+                        "-r",
+                        "250",
+                        "-f",
+                        "raw",
+                        "-o",
+                        str(out),
+                        "--nonblocking",
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+        for s in samplers:
+            s.wait()
+        summary = [line for line in load.communicate()[0].splitlines() if "Requests/sec" in line]
+    finally:
+        app.stop()
+    total, shares = inclusive_shares([o for o in outputs if o.exists()])
+    print(f"{args.path}: {' '.join(summary)}; {total} samples; raw profiles in {workdir}")
+    shown = 0
+    for frame, n in shares.most_common():
+        if args.match and not re.search(args.match, frame):
+            continue
+        print(f"{100 * n / total:5.1f}%  {frame[:140]}")
+        shown += 1
+        if shown >= args.top:
+            break
+
+
+if __name__ == "__main__":
+    main()

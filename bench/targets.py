@@ -1,0 +1,162 @@
+"""The issue's targets, each computed as a ratio from one run's results."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+__all__ = ["Target", "evaluate"]
+
+
+@dataclass
+class Target:
+    name: str
+    value: float | None
+    goal: str
+    met: bool | None
+    detail: str
+    disturbed: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _disturbed(*measurements: Any) -> bool:
+    return any(isinstance(m, dict) and m.get("disturbed") for m in measurements)
+
+
+def _cpu_note(ours: dict[str, Any], theirs: dict[str, Any]) -> str:
+    """The same comparison by server CPU per request, which a noisy machine disturbs less."""
+    a, b = ours.get("server_cpu_ms_per_request"), theirs.get("server_cpu_ms_per_request")
+    if not a or not b:
+        return ""
+    return f"; by server CPU/request {b / a:.2f}x ({a:.2f} vs {b:.2f} ms)"
+
+
+def evaluate(results: dict[str, Any]) -> list[Target]:
+    targets: list[Target] = []
+    p = results.get("protected")
+    if p:
+        g, u = p["guarded_median"], p["unguarded"]
+        calls = p["guarded"]["sql_per_request"] + p["guarded"].get("redis_per_request", 0.0)
+        targets.append(
+            Target(
+                "protected / unguarded",
+                p["ratio"],
+                ">= 0.8",
+                p["ratio"] >= 0.8,
+                f"median of {len(p['rounds'])} pairs; {g['rps']:,.0f} vs {u['rps']:,.0f} req/s"
+                + (f"; by server CPU/request {p['cpu_ratio']}" if p.get("cpu_ratio") else ""),
+                _disturbed(g, u),
+            )
+        )
+        targets.append(
+            Target(
+                "DB+Redis calls per protected request",
+                round(calls, 3),
+                "0",
+                calls < 0.01,
+                f"SQL {p['guarded']['sql_per_request']}, "
+                f"Redis {p['guarded'].get('redis_per_request', 'n/a')}",
+            )
+        )
+    r, peers = results.get("refresh"), results.get("peers") or {}
+    for db in ("sqlite", "postgres"):
+        m = (r or {}).get(db)
+        if not m:
+            continue
+        peer_rps = {
+            name: v[f"refresh_{db}"]["rps"]
+            for name, v in peers.items()
+            if isinstance(v, dict) and f"refresh_{db}" in v
+        }
+        if peer_rps:
+            best = max(peer_rps, key=lambda k: peer_rps[k])
+            ratio = round(m["rps"] / peer_rps[best], 2) if peer_rps[best] else None
+            targets.append(
+                Target(
+                    f"refresh {db} / faster peer",
+                    ratio,
+                    ">= 3",
+                    ratio is not None and ratio >= 3,
+                    f"{m['rps']:,.0f} vs {best} {peer_rps[best]:,.0f} req/s"
+                    + _cpu_note(m, peers[best][f"refresh_{db}"]),
+                    _disturbed(m, peers[best][f"refresh_{db}"]),
+                )
+            )
+        else:
+            targets.append(
+                Target(f"refresh {db} / faster peer", None, ">= 3", None, "peers not run")
+            )
+        ok = m["p99_ms"] < 50 and m["failures"] == 0 and m["starved"] == 0
+        targets.append(
+            Target(
+                f"refresh {db} p99 at {m['connections']} connections",
+                m["p99_ms"],
+                "< 50 ms",
+                ok,
+                f"{m['rps']:,.0f} req/s, {m['failures']} failed",
+                _disturbed(m),
+            )
+        )
+    lg = results.get("login")
+    if lg:
+        raw = (lg["raw_argon2"]["verifies_per_s"] + lg["raw_argon2_after"]["verifies_per_s"]) / 2
+        targets.append(
+            Target(
+                "login / raw argon2 verify",
+                lg["ratio"],
+                ">= 0.8",
+                lg["ratio"] >= 0.8,
+                f"{lg['login']['rps']:,.1f} vs {raw:,.1f} /s",
+                _disturbed(lg["login"], lg["raw_argon2"], lg["raw_argon2_after"]),
+            )
+        )
+    st = results.get("stall")
+    if st:
+        targets.append(
+            Target(
+                "stall: /auth/me p99 storm / idle",
+                st["ratio"],
+                "<= 3",
+                st["ratio"] <= 3,
+                f"{st['storm']['p99_ms']:.2f} vs {st['idle']['p99_ms']:.2f} ms",
+                _disturbed(st["idle"]),
+            )
+        )
+    pr = results.get("propagation")
+    if pr and "p99_ms" in pr:
+        targets.append(
+            Target(
+                "propagation p99",
+                pr["p99_ms"],
+                "<= 100 ms",
+                pr["p99_ms"] <= 100 and pr["timeouts"] == 0,
+                f"p50 {pr['p50_ms']} ms, {pr['samples']} samples, {pr['feed']}",
+                _disturbed(pr),
+            )
+        )
+    mem = results.get("memory")
+    if mem and mem.get("delta_mib") is None:
+        targets.append(
+            Target(
+                "memory: revoked set loads and shrinks",
+                None,
+                "loads, shrinks",
+                mem["shrank"] and mem["loaded_all"],
+                f"loaded {mem['full']['revoked_per_worker']}; after expiry "
+                f"{mem['after_expiry']['revoked_per_worker']} (RSS delta: full run only)",
+            )
+        )
+    elif mem:
+        targets.append(
+            Target(
+                f"memory: +RSS for {mem.get('revoked', 100_000):,} revoked",
+                mem["delta_mib"],
+                "<= 64 MiB, shrinks",
+                mem["delta_mib"] <= 64 and mem["shrank"] and mem["loaded_all"],
+                f"{mem['empty']['rss_mib_mean']} -> {mem['full']['rss_mib_mean']} MiB/worker; "
+                f"after expiry {mem['after_expiry']['revoked_per_worker']}",
+            )
+        )
+    return targets
