@@ -154,3 +154,20 @@ def test_revocation_set_forgets_what_can_no_longer_matter() -> None:
     assert "a" in revoked and "b" in revoked and len(revoked) == 2
     assert revoked.prune(START + timedelta(minutes=2)) == 1
     assert "a" in revoked and "b" not in revoked
+
+
+def test_a_remembered_token_still_has_its_times_checked(
+    codec: TokenCodec, clock: ManualClock
+) -> None:
+    """Verified tokens are remembered, but expiry and iat are checked again on every use."""
+    token = access(codec)
+    assert codec.verify_access(token) is codec.verify_access(token)
+    clock.advance(-61)  # the clock goes back: the remembered token is now from the future
+    with pytest.raises(InvalidToken):
+        codec.verify_access(token)
+    clock.advance(61 + 900 + 60)
+    with pytest.raises(TokenExpired):
+        codec.verify_access(token)
+    tampered = token[:-2] + ("AA" if token[-2:] != "AA" else "BA")
+    with pytest.raises(InvalidToken):
+        codec.verify_access(tampered)

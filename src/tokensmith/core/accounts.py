@@ -105,9 +105,15 @@ class AccountService:
             await self._audit_failed_login(email_key, record.user.id if record else None, ctx)
             raise InvalidCredentials()
         user = record.user
+        # Hash outside the transaction: no lock is held while argon2 runs.
+        rehashed = (
+            await self._hasher.hash(password)
+            if self._hasher.needs_rehash(record.password_hash)
+            else None
+        )
         async with self._db.transaction(write=True) as uow:
-            if self._hasher.needs_rehash(record.password_hash):
-                await uow.users.set_password_hash(user.id, await self._hasher.hash(password))
+            if rehashed is not None:
+                await uow.users.set_password_hash(user.id, rehashed)
             tokens = await self._sessions.start(uow, user, ctx)
             await uow.audit.add(
                 AuditEvent(

@@ -46,6 +46,9 @@ REFRESH_TYP: Final = "rt+jwt"
 MAX_TOKEN_BYTES: Final = 8192
 """Our tokens are ~400 bytes; anything this large is refused before any parsing."""
 
+_VERIFIED_CAPACITY = 10_000
+"""Access tokens remembered after verifying (about 1 KiB each)."""
+
 _SEGMENT = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
@@ -89,6 +92,7 @@ class TokenCodec:
         self._refresh_keys = refresh_keys
         self._policy = policy
         self._clock = clock
+        self._verified: dict[str, AccessClaims] = {}
         self._access_header = _encode_json(
             {"alg": access_keys.algorithm, "kid": access_keys.signing_kid, "typ": ACCESS_TYP}
         )
@@ -156,9 +160,17 @@ class TokenCodec:
         """Verify an access token: signature with the configured algorithm, then its claims.
 
         Raises :class:`InvalidToken` or :class:`TokenExpired`.
+
+        A token that verified once is remembered (keyed by its whole text, bounded): the next
+        request with it skips the parsing and the MAC, but its times are checked again every
+        time, and revocation is the caller's check on every request either way.
         """
+        verified = self._verified.get(token)
+        if verified is not None:
+            self._check_times(verified.raw, _ACCESS, check_expiry)
+            return verified
         claims = self._verify(token, self._access_keys, _ACCESS, check_expiry)
-        return AccessClaims(
+        verified = AccessClaims(
             sub=claims["sub"],
             sid=claims["sid"],
             jti=claims["jti"],
@@ -167,6 +179,10 @@ class TokenCodec:
             exp=claims["exp"],
             raw=claims,
         )
+        if len(self._verified) >= _VERIFIED_CAPACITY:
+            self._verified.clear()
+        self._verified[token] = verified
+        return verified
 
     def verify_refresh(self, token: str, *, check_expiry: bool = True) -> RefreshClaims:
         """Verify a refresh token. Raises :class:`InvalidRefreshToken` or
@@ -203,6 +219,11 @@ class TokenCodec:
         nbf = claims.get("nbf")
         if nbf is not None and not _is_numeric_date(nbf):
             raise invalid("The token's 'nbf' claim is not a whole number")
+        self._check_times(claims, kind, check_expiry)
+
+    def _check_times(self, claims: dict[str, Any], kind: _Kind, check_expiry: bool) -> None:
+        invalid = kind.invalid
+        nbf = claims.get("nbf")
         now = int(self._clock.now().timestamp())
         leeway = int(self._policy.leeway.total_seconds())
         # RFC 7519 sections 4.1.4-4.1.6, each with the configured tolerance.

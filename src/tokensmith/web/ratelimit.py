@@ -12,8 +12,11 @@ import asyncio
 import logging
 import math
 import time
+from typing import Protocol
 
-from limits import RateLimitItem, parse
+from limits import RateLimitItem, WindowStats, parse
+from limits import storage as sync_storage
+from limits import strategies as sync_strategies
 from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
@@ -25,6 +28,27 @@ __all__ = ["RateLimits"]
 log = logging.getLogger("tokensmith.ratelimit")
 
 _STORAGE_DOWN = (StorageError, OSError, asyncio.TimeoutError, ConnectionError)
+
+
+class _Limiter(Protocol):
+    async def hit(self, item: RateLimitItem, *identifiers: str) -> bool: ...
+
+    async def get_window_stats(self, item: RateLimitItem, *identifiers: str) -> WindowStats: ...
+
+
+class _InProcessLimiter:
+    """The ``limits`` moving window in this process's memory, through its synchronous API:
+    the asyncio memory storage schedules a task and a thread hop on most hits, which cost more
+    than the counting itself."""
+
+    def __init__(self) -> None:
+        self._limiter = sync_strategies.MovingWindowRateLimiter(sync_storage.MemoryStorage())
+
+    async def hit(self, item: RateLimitItem, *identifiers: str) -> bool:
+        return self._limiter.hit(item, *identifiers)
+
+    async def get_window_stats(self, item: RateLimitItem, *identifiers: str) -> WindowStats:
+        return self._limiter.get_window_stats(item, *identifiers)
 
 
 class RateLimits:
@@ -43,14 +67,14 @@ class RateLimits:
             "refresh": parse(refresh),
             "register": parse(register),
         }
-        self._fallback = MovingWindowRateLimiter(MemoryStorage())
+        self._fallback: _Limiter = _InProcessLimiter()
         self._retry_every_s = retry_every_s
         self._timeout_s = timeout_s
         self._down_since: float | None = None
         self._next_probe = 0.0
         self._probe: asyncio.Task[None] | None = None
-        self._storage: Storage = MemoryStorage()
-        self._limiter = self._fallback
+        self._storage: Storage | None = None
+        self._limiter: _Limiter = self._fallback
         self.use_storage(storage)
 
     def __repr__(self) -> str:
@@ -64,20 +88,24 @@ class RateLimits:
 
     def use_storage(self, storage: Storage | None) -> None:
         if storage is None or isinstance(storage, MemoryStorage):
-            self._storage = storage or MemoryStorage()
-            self._limiter = MovingWindowRateLimiter(self._storage)
-            self._fallback = self._limiter
+            self._storage = None
+            self._fallback = self._limiter = _InProcessLimiter()
             return
         self._storage = storage
         self._limiter = MovingWindowRateLimiter(storage)
-        self._fallback = MovingWindowRateLimiter(MemoryStorage())
+        self._fallback = _InProcessLimiter()
 
     async def hit(self, name: str, *keys: str) -> None:
         """Count one attempt; raise :class:`RateLimited` with ``Retry-After`` past the limit."""
         item = self._items[name]
         limiter = await self._current()
+        if limiter is self._fallback:  # in memory: nothing to time out
+            if await limiter.hit(item, name, *keys):
+                return
+            stats = await limiter.get_window_stats(item, name, *keys)
+            raise RateLimited(retry_after_s=max(1, math.ceil(stats.reset_time - time.time())))
         try:
-            async with asyncio.timeout(self._timeout_s if limiter is self._limiter else None):
+            async with asyncio.timeout(self._timeout_s):
                 if await limiter.hit(item, name, *keys):
                     return
                 stats = await limiter.get_window_stats(item, name, *keys)
@@ -87,7 +115,7 @@ class RateLimits:
         retry_after_s = max(1, math.ceil(stats.reset_time - time.time()))
         raise RateLimited(retry_after_s=retry_after_s)
 
-    async def _current(self) -> MovingWindowRateLimiter:
+    async def _current(self) -> _Limiter:
         if self._down_since is None:
             return self._limiter
         now = time.monotonic()
@@ -98,6 +126,7 @@ class RateLimits:
         return self._fallback
 
     async def _check_back(self) -> None:
+        assert self._storage is not None
         try:
             async with asyncio.timeout(self._timeout_s):
                 back = await self._storage.check()

@@ -85,6 +85,7 @@ class SqlDatabase:
         self.dialect = make_url(self.url).get_backend_name()
         self._connect_timeout_s = connect_timeout_s
         self._command_timeout_s = command_timeout_s
+        self._write_lock = asyncio.Lock()
         self.engine = self._make_engine(pool_size, connect_timeout_s)
 
     def __repr__(self) -> str:
@@ -143,7 +144,7 @@ class SqlDatabase:
         state and concurrent rotations of one session queue behind each other.
         """
         try:
-            async with self._connect() as conn:
+            async with self._sqlite_writer(write), self._connect() as conn:
                 if write:
                     conn = await conn.execution_options(**{_WRITE: True})
                 async with conn.begin():
@@ -158,7 +159,7 @@ class SqlDatabase:
         """Each statement its own transaction: SQLite gets no explicit BEGIN (the driver is in
         autocommit mode), PostgreSQL runs with AUTOCOMMIT isolation."""
         try:
-            async with self._connect() as conn:
+            async with self._sqlite_writer(True), self._connect() as conn:
                 if self.is_sqlite:
                     conn = await conn.execution_options(**{_AUTOCOMMIT: True})
                 else:
@@ -169,6 +170,17 @@ class SqlDatabase:
             if isinstance(exc, TokensmithError) or not _is_unavailable(exc):
                 raise
             raise self._unavailable(exc) from None
+
+    @asynccontextmanager
+    async def _sqlite_writer(self, write: bool) -> AsyncIterator[None]:
+        """One SQLite writer at a time in this process. Statements run inline on the loop
+        (inline_sqlite.py), so a second writer must wait here, asynchronously, rather than in
+        SQLite's busy handler, which would block the loop while the first one cannot finish."""
+        if not (write and self.is_sqlite):
+            yield
+            return
+        async with self._write_lock:
+            yield
 
     @asynccontextmanager
     async def _connect(self) -> AsyncIterator[AsyncConnection]:
