@@ -42,8 +42,10 @@ const EVENTS = new Set(["tokenRefreshed", "sessionExpired", "loggedOut", "logged
 // A refresh request gives up before the server's default 10 s reuse grace runs out, so that
 // its retry (same refresh token) still gets the same successor rather than a reuse verdict.
 const REFRESH_REQUEST_TIMEOUT_MS = 8000;
-// How long a tab that finds a newer generation waits for the token to arrive by message.
-const HANDOFF_WAIT_MS = 1000;
+// How long a tab that finds a newer generation waits for the token to arrive by message. The
+// wait ends as soon as it arrives; the bound only matters on a machine so loaded that a message
+// between tabs takes seconds, and then one extra refresh (answered by the grace) is the cost.
+const HANDOFF_WAIT_MS = 3000;
 // How long a tab without a token asks its siblings before refreshing itself.
 const PEER_WAIT_MS = 150;
 // Never wait longer than this for a 429's Retry-After inside a refresh.
