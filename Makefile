@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
 
 .PHONY: serve test check bench lint typecheck clean
 
@@ -12,10 +13,14 @@ $(STAMP): pyproject.toml
 	@$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
 
+$(BENCH_STAMP): $(STAMP)
+	@$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	@touch $(BENCH_STAMP)
+
 serve: $(STAMP)  ## run the server on 127.0.0.1:8000 (SQLite, generated development secrets)
 	$(BIN)/tokensmith serve --host 127.0.0.1 --port 8000
 
-test: $(STAMP)  ## the whole test suite
+test: $(BENCH_STAMP)  ## the whole test suite (the bench extra too: its smoke test runs the peers)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 check: $(STAMP) lint typecheck  ## ruff and mypy --strict
@@ -27,9 +32,8 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy src
 
-bench: $(STAMP)  ## the benchmark suite (see docs/performance.md); installs wrk and the peer apps
+bench: $(BENCH_STAMP)  ## the benchmark suite (see docs/performance.md); installs wrk if missing
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
-	@$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
