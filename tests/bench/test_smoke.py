@@ -17,8 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.databases import in_ci
+
 ROOT = Path(__file__).resolve().parents[2]
-IN_CI = os.environ.get("CI", "").lower() == "true"
+IN_CI = in_ci()
 
 pytestmark = pytest.mark.slow
 
@@ -26,7 +28,7 @@ pytestmark = pytest.mark.slow
 def _need(module: str, reason: str) -> None:
     """`make test` installs the bench extra, so under CI=true a missing one fails; elsewhere
     (a bare `pip install -e .[test]`) the test is skipped with the reason."""
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+    if IN_CI:
         importlib.import_module(module)
     else:
         pytest.importorskip(module, reason=reason)

@@ -7,7 +7,6 @@ Playwright's own browser download is not used; `.ci/install-chromium` installs
 from __future__ import annotations
 
 import contextlib
-import os
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -18,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.databases import service_missing
 from tests.support.servers import ServerProcess, start_server
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -79,10 +79,7 @@ HARNESS_HTML = """<!doctype html>
 def _require_chromium() -> None:
     if CHROMIUM.exists():
         return
-    message = f"{CHROMIUM} is missing: run .ci/install-chromium"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+    service_missing(f"{CHROMIUM} (run .ci/install-chromium)")
 
 
 # Package scope, not session: while the sync Playwright API is active an event loop counts as

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.security.forge import b64url, split
+from tests.support.databases import service_missing
 from tests.support.servers import ServerProcess, start_server
 from tokensmith.core.keys import KeySet
 from tokensmith.core.tokens import ACCESS_TYP, REFRESH_TYP
@@ -25,17 +25,6 @@ PASSWORD = "correct horse battery staple"
 ACCESS_SECRET = "security-suite-access-secret-0123456789abcdef"
 REFRESH_SECRET = "security-suite-refresh-secret-0123456789abcdef"
 GENEROUS = "100000/minute"
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
-
-
-def service_missing(reason: str) -> None:
-    """Fail under CI (a missing service there is a broken pipeline), skip elsewhere."""
-    if in_ci():
-        pytest.fail(f"required service unavailable under CI=true: {reason}")
-    pytest.skip(reason)
 
 
 def new_es256_pem() -> bytes:
