@@ -1,38 +1,54 @@
 # The two front doors: `make serve` and `make test`. Both bootstrap .venv on a fresh machine.
+# Every install comes from the committed locks in requirements/ (exact versions, hashes);
+# `make lock` recompiles them after pyproject.toml changes (see scripts/lock.py).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
-BENCH_STAMP := $(VENV)/.installed-bench
+UV := $(BIN)/uv
+# uv installs into .venv, never elsewhere, and never fetches a Python of its own.
+UV_PIP := VIRTUAL_ENV=$(CURDIR)/$(VENV) UV_PYTHON_DOWNLOADS=never $(UV) pip
+TOOLS_STAMP := $(VENV)/.installed-tools
+SERVER_STAMP := $(VENV)/.installed-server
+DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: serve test check bench lint typecheck clean
+.PHONY: serve test check bench lint typecheck lock clean
 
-$(STAMP): pyproject.toml
+# pip installs uv and the build backend from their lock; uv installs everything else.
+$(TOOLS_STAMP): requirements/tools.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install --quiet --upgrade pip
-	@$(BIN)/python -m pip install --quiet -e '.[test]'
-	@touch $(STAMP)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps \
+		-r requirements/tools.txt
+	@touch $@
 
-$(BENCH_STAMP): $(STAMP)
-	@$(BIN)/python -m pip install --quiet -e '.[test,bench]'
-	@touch $(BENCH_STAMP)
+$(SERVER_STAMP): $(TOOLS_STAMP) requirements/server.txt pyproject.toml
+	@$(UV_PIP) install --quiet --require-hashes --no-deps -r requirements/server.txt
+	@$(UV_PIP) install --quiet --no-deps --no-build-isolation -e .
+	@touch $@
 
-serve: $(STAMP)  ## run the server on 127.0.0.1:8000 (SQLite, generated development secrets)
+$(DEV_STAMP): $(TOOLS_STAMP) requirements/dev.txt pyproject.toml
+	@$(UV_PIP) install --quiet --require-hashes --no-deps -r requirements/dev.txt
+	@$(UV_PIP) install --quiet --no-deps --no-build-isolation -e .
+	@touch $@
+
+serve: $(SERVER_STAMP)  ## run the server on 127.0.0.1:8000 (SQLite, generated development secrets)
 	$(BIN)/tokensmith serve --host 127.0.0.1 --port 8000
 
-test: $(BENCH_STAMP)  ## the whole test suite (the bench extra too: its smoke test runs the peers)
+test: $(DEV_STAMP)  ## the whole test suite (the bench extra too: its smoke test runs the peers)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-check: $(STAMP) lint typecheck  ## ruff and mypy --strict
+check: lint typecheck  ## ruff and mypy --strict, on the locked versions
 
-lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
 
-typecheck: $(STAMP)
-	$(BIN)/mypy src
+typecheck: $(DEV_STAMP)
+	$(BIN)/mypy
 
-bench: $(BENCH_STAMP)  ## the benchmark suite (see docs/performance.md); installs wrk if missing
+lock: $(TOOLS_STAMP)  ## recompile requirements/*.txt from pyproject.toml
+	$(BIN)/python scripts/lock.py
+
+bench: $(DEV_STAMP)  ## the benchmark suite (see docs/performance.md); installs wrk if missing
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 

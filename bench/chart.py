@@ -36,8 +36,8 @@ def render_chart(results: dict[str, Any], out: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [(t["name"], _score(t), t) for t in results.get("targets", [])]
-    rows = [(n, s, t) for n, s, t in rows if s is not None]
+    scored = [(t["name"], _score(t), t) for t in results.get("targets", [])]
+    rows = [(n, s, t) for n, s, t in scored if s is not None]
     fig, ax = plt.subplots(figsize=(10, 0.5 * len(rows) + 1.6))
     names = [n for n, _, _ in rows]
     scores = [min(s, 5.0) for _, s, _ in rows]

@@ -79,8 +79,8 @@ class Run:
             cpu_ms = (server.cpu_s() - cpu_before[0]) * 1000 / m.requests
             m.server_cpu_ms_per_request = round(cpu_ms, 4)
         flag = " (disturbed)" if m.disturbed else ""
-        cpu_ms = m.server_cpu_ms_per_request
-        cpu = f", {cpu_ms:.3f} server CPU ms/req" if cpu_ms is not None else ""
+        per_request = m.server_cpu_ms_per_request
+        cpu = f", {per_request:.3f} server CPU ms/req" if per_request is not None else ""
         self.log(
             f"    {url}: {m.rps:,.0f} req/s, p50 {m.p50_ms:.2f} ms, p99 {m.p99_ms:.2f} ms, "
             f"{m.errors + m.non_2xx + m.failures} bad{cpu}{flag}"
@@ -169,10 +169,10 @@ def user_app_env(run: Run, name: str, **extra: str) -> dict[str, str]:
     return tokensmith_env(data, **extra)
 
 
-def worker_states(server: Server, path: str = "/_bench/state") -> dict[int, dict[str, int]]:
+def worker_states(server: Server, path: str = "/_bench/state") -> dict[int, dict[str, Any]]:
     """``/_bench/state`` of every worker: fresh connections until each worker has answered."""
     wanted = set(server.worker_pids())
-    states: dict[int, dict[str, int]] = {}
+    states: dict[int, dict[str, Any]] = {}
     for _ in range(200):
         with contextlib.suppress(httpx.HTTPError):
             body = httpx.get(server.url + path, timeout=2).json()

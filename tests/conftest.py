@@ -10,16 +10,19 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.databases import database_url, postgres_url, redis_server  # noqa: F401
 from tests.support.inprocess import Api, ApiFactory, base_env
 from tokensmith.core.clock import ManualClock
 from tokensmith.core.passwords import TESTING
 from tokensmith.server.app import create_app
 from tokensmith.settings import load_settings
 
+# Fixtures shared by every suite (database_url, postgres_url, redis_server) come in as a plugin,
+# not as star imports: pytest registers them once and linters see no unused names.
+pytest_plugins = ["tests.support.databases"]
+
 
 @pytest.fixture
-def make_api(tmp_path: Path, database_url: str) -> ApiFactory:  # noqa: F811
+def make_api(tmp_path: Path, database_url: str) -> ApiFactory:
     """``async with make_api(JWT_EXPIRES_IN="30s") as api:`` a fresh server on a fresh database;
     every test using it runs once on SQLite and once on PostgreSQL."""
 

@@ -108,7 +108,7 @@ def run_protected(run: Run) -> dict[str, Any]:
         run.wrk(app.url + "/orders", guarded_script, warmup=False, duration_s=run.warmup_s)
         # Unguarded and guarded alternate in rounds, so a burst of noise from the rest of the
         # machine hits one pair rather than one side; the ratio is the median of the pairs'.
-        rounds = []
+        rounds: list[dict[str, Any]] = []
         slice_s = run.duration_s if run.quick else max(1.0, run.duration_s / 2)
         for i in range(1 if run.quick else 5):
             run.log(f"  round {i + 1}: unguarded /orders-open, then guarded /orders")

@@ -13,7 +13,10 @@ same class from the ``code`` it receives (:func:`error_from_code`).
     │   ├── TokenExpired               TOKEN_EXPIRED
     │   ├── InvalidToken               INVALID_TOKEN
     │   └── TokenRevoked               TOKEN_REVOKED
+    ├── InsufficientScope              INSUFFICIENT_SCOPE (403: the token lacks a scope)
+    ├── StepUpRequired                 STEP_UP_REQUIRED (401: the login is too old, RFC 9470)
     ├── InvalidCredentials             INVALID_CREDENTIALS
+    ├── InvalidClient                  INVALID_CLIENT (a service client's credentials)
     ├── RefreshError                   refresh-token problems
     │   ├── RefreshTokenRequired       REFRESH_TOKEN_REQUIRED
     │   ├── InvalidRefreshToken        INVALID_REFRESH_TOKEN
@@ -22,6 +25,9 @@ same class from the ``code`` it receives (:func:`error_from_code`).
     │   └── SessionRevoked             SESSION_REVOKED
     ├── CsrfFailed                     CSRF_FAILED
     ├── EmailTaken                     EMAIL_TAKEN
+    ├── EmailNotVerified               EMAIL_NOT_VERIFIED
+    ├── RegistrationClosed             REGISTRATION_CLOSED
+    ├── InvalidResetToken              INVALID_RESET_TOKEN
     ├── NotFound                       NOT_FOUND
     ├── MethodNotAllowed               METHOD_NOT_ALLOWED
     ├── PayloadTooLarge                PAYLOAD_TOO_LARGE
@@ -42,9 +48,13 @@ __all__ = [
     "AuthenticationError",
     "ConfigError",
     "CsrfFailed",
+    "EmailNotVerified",
     "EmailTaken",
+    "InsufficientScope",
+    "InvalidClient",
     "InvalidCredentials",
     "InvalidRefreshToken",
+    "InvalidResetToken",
     "InvalidToken",
     "MethodNotAllowed",
     "NoToken",
@@ -54,8 +64,10 @@ __all__ = [
     "RefreshError",
     "RefreshTokenExpired",
     "RefreshTokenRequired",
+    "RegistrationClosed",
     "ServiceUnavailable",
     "SessionRevoked",
+    "StepUpRequired",
     "TokenExpired",
     "TokenReuseDetected",
     "TokenRevoked",
@@ -103,9 +115,41 @@ class TokenRevoked(AuthenticationError):
     default_message = "The session of this token has ended: log in again"
 
 
+class InsufficientScope(TokensmithError):
+    """The token is valid but lacks a scope the route needs (RFC 6750 section 3.1)."""
+
+    code = "INSUFFICIENT_SCOPE"
+    default_message = "The access token does not grant the scope this needs"
+
+    def __init__(self, message: str | None = None, scopes: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.scopes = scopes
+        """Every scope the route requires (the ``scope`` attribute of the challenge)."""
+
+
+class StepUpRequired(TokensmithError):
+    """The login behind the token is older than the route allows (RFC 9470)."""
+
+    code = "STEP_UP_REQUIRED"
+    default_message = "This needs a recent login: authenticate again"
+
+    def __init__(self, message: str | None = None, max_age_s: int | None = None) -> None:
+        super().__init__(message)
+        self.max_age_s = max_age_s
+        """The route's ``max_age`` (the challenge's ``max_age`` attribute)."""
+
+
 class InvalidCredentials(TokensmithError):
     code = "INVALID_CREDENTIALS"
     default_message = "Invalid email or password"
+
+
+class InvalidClient(TokensmithError):
+    """A service client's credentials are missing or wrong (RFC 6749 section 5.2
+    ``invalid_client``)."""
+
+    code = "INVALID_CLIENT"
+    default_message = "Client authentication failed"
 
 
 class RefreshError(TokensmithError):
@@ -147,6 +191,21 @@ class CsrfFailed(TokensmithError):
 class EmailTaken(TokensmithError):
     code = "EMAIL_TAKEN"
     default_message = "An account with this email already exists"
+
+
+class EmailNotVerified(TokensmithError):
+    code = "EMAIL_NOT_VERIFIED"
+    default_message = "Verify your email address before logging in"
+
+
+class RegistrationClosed(TokensmithError):
+    code = "REGISTRATION_CLOSED"
+    default_message = "Registration is closed"
+
+
+class InvalidResetToken(TokensmithError):
+    code = "INVALID_RESET_TOKEN"
+    default_message = "This reset link is not valid: it was used, it expired, or it is unknown"
 
 
 class NotFound(TokensmithError):

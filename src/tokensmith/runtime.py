@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from tokensmith.core.accounts import AccountService
+from tokensmith.core.clients import ServiceClients
 from tokensmith.core.clock import Clock, SystemClock
 from tokensmith.core.keys import KeySet, split_pems
 from tokensmith.core.passwords import OWASP_2023, Argon2Parameters, PasswordHasher
@@ -33,6 +34,7 @@ __all__ = [
     "Services",
     "build_access_keys",
     "build_feed",
+    "build_service_clients",
     "build_services",
     "close_rate_limit_storage",
     "rate_limit_storage",
@@ -67,6 +69,8 @@ class Services:
     feed: RevocationFeed | None
     rate_limit_storage: Storage | None = None
     """Shared rate-limit counters (Redis) when ``REDIS_URL`` is set; None means in-memory."""
+    service_clients: ServiceClients = field(default_factory=lambda: ServiceClients({}))
+    """``SERVICE_CLIENTS`` and ``INTROSPECTION_SECRET`` (contract 10)."""
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     def __repr__(self) -> str:
@@ -192,6 +196,15 @@ def build_services(
         accounts,
         feed,
         rate_limit_storage(settings),
+        build_service_clients(settings),
+    )
+
+
+def build_service_clients(settings: Settings) -> ServiceClients:
+    introspection = settings.introspection_secret
+    return ServiceClients(
+        {c.client_id: c.secret.get_secret_value().encode() for c in settings.service_clients},
+        introspection_secret=introspection.get_secret_value().encode() if introspection else None,
     )
 
 

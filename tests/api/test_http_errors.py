@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from tests.support.inprocess import PASSWORD, Api, ApiFactory
 
 
@@ -33,7 +35,7 @@ async def test_body_over_64_kib_is_413(api: Api) -> None:
 async def test_streamed_body_over_64_kib_is_413(api: Api) -> None:
     """Without a Content-Length the bytes are counted as they arrive."""
 
-    async def chunks():  # type: ignore[no-untyped-def]
+    async def chunks() -> AsyncIterator[bytes]:
         for _ in range(20):
             yield b"x" * 4096
 

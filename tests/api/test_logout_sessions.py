@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.support.inprocess import Api, bearer
 
 
@@ -42,8 +44,9 @@ async def test_logout_with_an_expired_access_token_still_works(api: Api) -> None
 
 async def test_logout_without_tokens_is_400_no_token(api: Api) -> None:
     """Neither token: 400 NO_TOKEN."""
-    for kwargs in ({}, {"json": {}}):
-        response = await api.client.post("/auth/logout", **kwargs)  # type: ignore[arg-type]
+    bodies: list[dict[str, Any]] = [{}, {"json": {}}]
+    for kwargs in bodies:
+        response = await api.client.post("/auth/logout", **kwargs)
         assert response.status_code == 400
         assert response.json()["code"] == "NO_TOKEN"
 

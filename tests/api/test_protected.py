@@ -127,7 +127,7 @@ async def test_alg_none_is_refused(api: Api) -> None:
     """RFC 8725 section 3.1: only the configured algorithm is accepted."""
     tokens = await api.signed_up()
     unsigned = jwt.encode(
-        claims_of(api, tokens["accessToken"]), None, algorithm="none", headers={"typ": "at+jwt"}
+        claims_of(api, tokens["accessToken"]), "", algorithm="none", headers={"typ": "at+jwt"}
     )
     assert (await api.me(unsigned)).json()["code"] == "INVALID_TOKEN"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from tests.support.inprocess import Api, ApiFactory
 
@@ -103,8 +104,14 @@ async def test_fifty_concurrent_refreshes_make_at_most_one_successor(api: Api) -
 
 async def test_refresh_without_a_token_is_refresh_token_required(api: Api) -> None:
     """An empty body, `{}` and a null token are all 401 REFRESH_TOKEN_REQUIRED."""
-    for kwargs in ({}, {"json": {}}, {"json": {"refreshToken": None}}, {"content": b""}):
-        response = await api.client.post("/auth/refresh", **kwargs)  # type: ignore[arg-type]
+    bodies: list[dict[str, Any]] = [
+        {},
+        {"json": {}},
+        {"json": {"refreshToken": None}},
+        {"content": b""},
+    ]
+    for kwargs in bodies:
+        response = await api.client.post("/auth/refresh", **kwargs)
         assert response.status_code == 401, kwargs
         assert response.json()["code"] == "REFRESH_TOKEN_REQUIRED"
 

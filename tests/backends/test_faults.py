@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import signal
 import subprocess
@@ -55,6 +56,14 @@ def _revoked_on(server: ServerProcess, access: str) -> bool:
 
 @pytest.mark.postgres
 @pytest.mark.redis
+def _ready(server: ServerProcess) -> bool:
+    return httpx.get(f"{server.url}/readyz", timeout=10).status_code == 200
+
+
+def _log_has(server: ServerProcess, text: str) -> bool:
+    return text in server.log
+
+
 def test_redis_outage_keeps_serving_and_resyncs(
     postgres_url: str, redis_server: RedisServer, tmp_path: Path
 ) -> None:
@@ -82,12 +91,8 @@ def test_redis_outage_keeps_serving_and_resyncs(
 
         redis_server.start()
         for server in (a, b):
-            wait_until(
-                lambda s=server: httpx.get(f"{s.url}/readyz", timeout=10).status_code == 200,
-                15,
-                "ready again",
-            )
-            wait_until(lambda s=server: "Redis is back" in s.log, 15, "feed resynchronised")
+            wait_until(functools.partial(_ready, server), 15, "ready again")
+            wait_until(functools.partial(_log_has, server, "Redis is back"), 15, "resynchronised")
         assert _revoked_on(a, before["accessToken"]) and _revoked_on(b, before["accessToken"])
 
         after = login(a.url, email)

@@ -300,7 +300,7 @@ def test_short_secret_that_verifies_is_reported_as_weak_key() -> None:
 
 
 def _pem_private(key: Any) -> bytes:
-    return key.private_bytes(  # type: ignore[no-any-return]
+    return key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
@@ -308,7 +308,7 @@ def _pem_private(key: Any) -> bytes:
 
 
 def _pem_public(key: Any) -> bytes:
-    return key.public_key().public_bytes(  # type: ignore[no-any-return]
+    return key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
 
@@ -339,7 +339,12 @@ def test_asymmetric_signature_verifies_with_key_file(
     elif form == "private-pem":
         path.write_bytes(_pem_private(private))
     else:
-        algorithm = {"RS256": RSAAlgorithm, "ES256": ECAlgorithm, "EdDSA": OKPAlgorithm}[alg]
+        algorithms: dict[str, Any] = {
+            "RS256": RSAAlgorithm,
+            "ES256": ECAlgorithm,
+            "EdDSA": OKPAlgorithm,
+        }
+        algorithm = algorithms[alg]
         path.write_text(algorithm.to_jwk(private.public_key()))
     result, report = run_json(token, "--key", str(path))
     assert result.exit_code == 0, report

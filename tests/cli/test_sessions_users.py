@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -133,6 +135,33 @@ def test_sessions_revoke_one_and_all(env: dict[str, str]) -> None:
         refresh(env, second.refresh_token)
     empty = run(env, "sessions", "list", "--user", "ada@example.com")
     assert "no active sessions" in empty.output
+
+
+def test_a_session_id_beginning_with_a_dash_is_revoked_after_double_dash(
+    env: dict[str, str],
+) -> None:
+    """Regression: an id such as "-bXk..." was read as the option "-b". New ids never begin with
+    "-"; a session from before (its id rewritten here to begin with "-") is listed, and
+    ``revoke -- ID`` ends it."""
+    create(env, "ada@example.com")
+    tokens = login(env, "ada@example.com")
+    dashed = "-" + tokens.session_id[1:]
+    _rename_session(env, tokens.session_id, dashed)
+    listed = run(env, "sessions", "list", "--user", "ada@example.com", "--json")
+    assert [s["id"] for s in json.loads(listed.output)] == [dashed]
+    without = run(env, "sessions", "revoke", "--user", "ada@example.com", dashed)
+    assert without.exit_code == 2  # click reads it as an option: the reason for "--"
+    result = run(env, "sessions", "revoke", "--user", "ada@example.com", "--", dashed)
+    assert result.exit_code == 0, result.output
+    assert "revoked 1 session(s)" in result.output
+    empty = run(env, "sessions", "list", "--user", "ada@example.com")
+    assert "no active sessions" in empty.output
+
+
+def _rename_session(env: dict[str, str], old: str, new: str) -> None:
+    database = Path(env["TOKENSMITH_DATA_DIR"]) / "tokensmith.db"
+    with contextlib.closing(sqlite3.connect(database)) as connection, connection:
+        connection.execute("UPDATE sessions SET id = ? WHERE id = ?", (new, old))
 
 
 def test_sessions_revoke_needs_exactly_one_target(env: dict[str, str]) -> None:

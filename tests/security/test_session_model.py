@@ -323,7 +323,7 @@ def test_sessions_behave_as_the_model_says(tmp_path: Path) -> None:
     change/clock steps; after each, exactly the access tokens the model calls live work, and each
     refresh and logout-all answer is the one the model predicts."""
     run_state_machine_as_test(
-        lambda: SessionMachine(tmp_path),
+        lambda: SessionMachine(tmp_path),  # type: ignore[arg-type]  # any factory of a machine
         settings=settings(
             max_examples=25,
             stateful_step_count=25,

@@ -126,6 +126,9 @@ def configure(jwks: list[dict[str, Any]]) -> KeySet:
     kids = [jwk.get("kid") for jwk in jwks]
     if len(set(kids)) != len(kids) or not all(isinstance(k, str) for k in kids):
         raise Refused("every key needs its own kid")
+    signing_kid = kids[0]
+    if not isinstance(signing_kid, str):
+        raise Refused("every key needs its own kid")
     algorithm = _ALGORITHMS[name]
     verifiers: dict[str, VerificationKey] = {}
     for jwk in jwks:
@@ -146,7 +149,7 @@ def configure(jwks: list[dict[str, Any]]) -> KeySet:
         if jwk["kty"] == "RSA" and key.key_size < 2048:
             raise Refused("RSA keys need 2048 bits (tokensmith.core.keys)")
         verifiers[jwk["kid"]] = VerificationKey(jwk["kid"], key)
-    return KeySet(name, kids[0], None, verifiers)
+    return KeySet(name, signing_kid, None, verifiers)
 
 
 def verdict(vector: Vector) -> str:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.databases import database_url, postgres_url  # noqa: F401  (fixtures)
 from tokensmith.core.clock import ManualClock
 from tokensmith.core.passwords import TESTING
 from tokensmith.runtime import Services, build_services
@@ -29,7 +28,7 @@ def make_services(url: str, tmp_path: Path, clock: ManualClock, **env: str) -> S
 
 @pytest.fixture
 async def services(
-    database_url: str,  # noqa: F811
+    database_url: str,
     tmp_path: Path,
     clock: ManualClock,
 ) -> AsyncIterator[Services]:

@@ -123,7 +123,7 @@ async def test_concurrent_migrations_of_one_database_both_succeed() -> None:
         first, second = SqlDatabase(url), SqlDatabase(url)
         try:
             revisions = await asyncio.gather(migrations.upgrade(first), migrations.upgrade(second))
-            assert revisions == [migrations.head_revision()] * 2
+            assert list(revisions) == [migrations.head_revision()] * 2
         finally:
             await first.close()
             await second.close()

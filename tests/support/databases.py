@@ -7,9 +7,8 @@ stop a service start a private one on a free port instead of touching the shared
 
 Under ``CI=true`` a missing service fails the test; elsewhere the test is skipped.
 
-Use from a conftest (or ``pytest_plugins = ["tests.support.databases"]`` in the root conftest)::
-
-    from tests.support.databases import database_url, postgres_url, redis_server  # noqa: F401
+The root conftest loads this module as a plugin (``pytest_plugins``), so its fixtures
+(``database_url``, ``postgres_url``, ``redis_server``) are available to every test.
 """
 
 from __future__ import annotations

@@ -55,8 +55,10 @@ def start_server(
     workers: int = 1,
     port: int | None = None,
     timeout_s: float = 30.0,
+    python: str = sys.executable,
 ) -> ServerProcess:
-    """Start a server with its data dir at ``data_dir`` and wait until ``/healthz`` answers."""
+    """Start a server with its data dir at ``data_dir`` and wait until ``/healthz`` answers;
+    ``python`` is the interpreter whose installed tokensmith runs (``-m tokensmith serve``)."""
     port = port or free_port()
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("JWT_", "TOKENSMITH_"))}
     full_env.update(
@@ -71,7 +73,7 @@ def start_server(
     full_env.update(env or {})
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / f"server-{port}.log"
-    cmd = [sys.executable, "-m", "tokensmith", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    cmd = [python, "-m", "tokensmith", "serve", "--host", "127.0.0.1", "--port", str(port)]
     if workers > 1:
         cmd += ["--workers", str(workers)]
     with log_path.open("wb") as log:  # the child keeps its own copy of the descriptor

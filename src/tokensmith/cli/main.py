@@ -11,6 +11,7 @@ import sys
 
 import click
 
+from tokensmith._extras import missing_server_extra
 from tokensmith.errors import ConfigError
 
 _COMMANDS: dict[str, str] = {
@@ -62,4 +63,10 @@ def main() -> None:
         cli.main(standalone_mode=True)
     except ConfigError as exc:
         click.echo(f"tokensmith: configuration error: {exc}", err=True)
+        sys.exit(2)
+    except ModuleNotFoundError as exc:  # a command whose extra is not installed
+        line = missing_server_extra(exc, f"tokensmith {' '.join(sys.argv[1:2])}".strip())
+        if line is None:
+            raise
+        click.echo(f"tokensmith: {line}", err=True)
         sys.exit(2)

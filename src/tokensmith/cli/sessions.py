@@ -80,7 +80,11 @@ def list_sessions(email: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def revoke(email: str, session_id: str | None, everything: bool, as_json: bool) -> None:
     """End one session (SESSION_ID) or all of them (--all). Its access tokens stop working on
-    every instance at once."""
+    every instance at once.
+
+    New session ids never begin with "-"; one that does (made by an older version) goes after
+    "--": ``tokensmith sessions revoke --user ada@example.com -- -b3Xz...``.
+    """
     if (session_id is None) == (not everything):
         raise click.UsageError("give a SESSION_ID or --all (not both)")
 

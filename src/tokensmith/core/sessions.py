@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from tokensmith.core.clock import Clock
+from tokensmith.core.ids import new_session_id
 from tokensmith.core.models import (
     AccessClaims,
     AuditEvent,
@@ -91,7 +92,7 @@ class SessionService:
         """Open a session for ``user`` inside the caller's transaction (the login)."""
         self.remember_email(user.id, user.email)
         now = _whole_seconds(self._clock.now())
-        session_id = secrets.token_urlsafe(16)
+        session_id = new_session_id()
         jti = secrets.token_urlsafe(16)
         expires_at = now + self._policy.max_age
         refresh_exp = min(now + self._policy.refresh_ttl, expires_at)

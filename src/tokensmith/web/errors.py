@@ -15,9 +15,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tokensmith.errors import (
     AuthenticationError,
+    InsufficientScope,
+    InvalidClient,
     NoToken,
     RateLimited,
     ServiceUnavailable,
+    StepUpRequired,
     TokensmithError,
     ValidationError,
 )
@@ -32,12 +35,18 @@ STATUS: dict[str, int] = {
     "INVALID_TOKEN": 401,
     "TOKEN_REVOKED": 401,
     "INVALID_CREDENTIALS": 401,
+    "INVALID_CLIENT": 401,
+    "STEP_UP_REQUIRED": 401,
     "REFRESH_TOKEN_REQUIRED": 401,
     "INVALID_REFRESH_TOKEN": 401,
     "REFRESH_TOKEN_EXPIRED": 401,
     "TOKEN_REUSE_DETECTED": 401,
     "SESSION_REVOKED": 401,
+    "INVALID_RESET_TOKEN": 400,
     "CSRF_FAILED": 403,
+    "INSUFFICIENT_SCOPE": 403,
+    "EMAIL_NOT_VERIFIED": 403,
+    "REGISTRATION_CLOSED": 403,
     "NOT_FOUND": 404,
     "METHOD_NOT_ALLOWED": 405,
     "EMAIL_TAKEN": 409,
@@ -51,14 +60,35 @@ REALM = "tokensmith"
 
 
 def www_authenticate(error: TokensmithError) -> str | None:
-    """RFC 6750 section 3: no ``error`` attribute when no token was sent; ``invalid_token`` for a
-    bad, expired or revoked one. Only protected-route errors carry the header."""
+    """The challenge of an error, or ``None``.
+
+    RFC 6750 section 3: no ``error`` attribute when no token was sent; ``invalid_token`` for a
+    bad, expired or revoked one; ``insufficient_scope`` with the ``scope`` needed (section 3.1).
+    RFC 9470 section 3: ``insufficient_user_authentication`` with the ``max_age`` allowed.
+    RFC 6749 section 5.2: a client that failed HTTP Basic authentication gets a Basic challenge.
+    """
+    if isinstance(error, InvalidClient):
+        return f'Basic realm="{REALM}"'
+    if isinstance(error, InsufficientScope):
+        scope = " ".join(error.scopes)
+        return f'Bearer realm="{REALM}", error="insufficient_scope", scope="{_quoted(scope)}"'
+    if isinstance(error, StepUpRequired):
+        challenge = (
+            f'Bearer realm="{REALM}", error="insufficient_user_authentication", '
+            f'error_description="{_quoted(error.message)}"'
+        )
+        return challenge if error.max_age_s is None else f"{challenge}, max_age={error.max_age_s}"
     if not isinstance(error, AuthenticationError):
         return None
     if isinstance(error, NoToken):
         return f'Bearer realm="{REALM}"'
-    description = error.message.replace("\\", "").replace('"', "'")
+    description = _quoted(error.message)
     return f'Bearer realm="{REALM}", error="invalid_token", error_description="{description}"'
+
+
+def _quoted(text: str) -> str:
+    """RFC 6750 section 3: attribute values are quoted strings; keep them free of quotes."""
+    return text.replace("\\", "").replace('"', "'")
 
 
 def error_response(error: TokensmithError, status: int | None = None) -> JSONResponse:
@@ -67,7 +97,7 @@ def error_response(error: TokensmithError, status: int | None = None) -> JSONRes
         body["details"] = error.details
     status = status or STATUS.get(error.code, 500)
     headers: dict[str, str] = {"Cache-Control": "no-store"}
-    if status == 401 and (challenge := www_authenticate(error)) is not None:
+    if (challenge := www_authenticate(error)) is not None:
         headers["WWW-Authenticate"] = challenge
     if isinstance(error, RateLimited):
         headers["Retry-After"] = str(error.retry_after_s)

@@ -18,6 +18,7 @@ from tokensmith.core.passwords import OWASP_2023, Argon2Parameters
 from tokensmith.core.sessions import RequestContext
 from tokensmith.runtime import Services, build_services
 from tokensmith.settings import Settings
+from tokensmith.web.client_auth import ClientAuthenticator
 from tokensmith.web.errors import install_error_handlers
 from tokensmith.web.middleware import BodyLimit, SecurityHeaders
 from tokensmith.web.ratelimit import RateLimits
@@ -48,6 +49,9 @@ class Tokensmith:
             settings.rate_limit_refresh,
             settings.rate_limit_register,
             storage=self.services.rate_limit_storage,
+        )
+        self.client_auth = ClientAuthenticator(
+            self.services.service_clients, self.rate_limits, self.addresses
         )
         self.prefix = prefix
         self.router = self._build_router()

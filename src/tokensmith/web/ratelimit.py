@@ -1,4 +1,5 @@
-"""Rate limits for login, refresh and register, with the ``limits`` library.
+"""Rate limits for login, refresh, register and failed client authentication, with the
+``limits`` library.
 
 In memory by default. With ``REDIS_URL`` the counters live in Redis so they hold across instances;
 when Redis stops answering, counting falls back to this process's memory (and says so in the log)
@@ -35,6 +36,13 @@ class _Limiter(Protocol):
 
     async def get_window_stats(self, item: RateLimitItem, *identifiers: str) -> WindowStats: ...
 
+    async def test(self, item: RateLimitItem, *identifiers: str) -> bool: ...
+
+
+CLIENT_AUTH_FAILURES = "10/minute"
+"""Failed service-client authentications allowed per client IP; past it every attempt is 429,
+right credentials included, so a secret cannot be guessed online."""
+
 
 class _InProcessLimiter:
     """The ``limits`` moving window in this process's memory, through its synchronous API:
@@ -50,6 +58,9 @@ class _InProcessLimiter:
     async def get_window_stats(self, item: RateLimitItem, *identifiers: str) -> WindowStats:
         return self._limiter.get_window_stats(item, *identifiers)
 
+    async def test(self, item: RateLimitItem, *identifiers: str) -> bool:
+        return self._limiter.test(item, *identifiers)
+
 
 class RateLimits:
     def __init__(
@@ -61,12 +72,18 @@ class RateLimits:
         *,
         retry_every_s: float = 2.0,
         timeout_s: float = 0.5,
+        extra: dict[str, str] | None = None,
     ) -> None:
+        """``extra`` adds buckets by name (``{"password": "5/minute"}``); ``client_auth`` (failed
+        service-client authentications per IP) is always there."""
         self._items: dict[str, RateLimitItem] = {
             "login": parse(login),
             "refresh": parse(refresh),
             "register": parse(register),
+            "client_auth": parse(CLIENT_AUTH_FAILURES),
         }
+        for name, limit in (extra or {}).items():
+            self._items[name] = parse(limit)
         self._fallback: _Limiter = _InProcessLimiter()
         self._retry_every_s = retry_every_s
         self._timeout_s = timeout_s
@@ -114,6 +131,21 @@ class RateLimits:
             return await self.hit(name, *keys)
         retry_after_s = max(1, math.ceil(stats.reset_time - time.time()))
         raise RateLimited(retry_after_s=retry_after_s)
+
+    async def check(self, name: str, *keys: str) -> None:
+        """Raise :class:`RateLimited` when ``name`` is already at its limit, without counting
+        (for buckets that count failures: the attempt is refused before it is judged)."""
+        item = self._items[name]
+        limiter = await self._current()
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                if await limiter.test(item, name, *keys):
+                    return
+                stats = await limiter.get_window_stats(item, name, *keys)
+        except _STORAGE_DOWN as exc:
+            self._went_down(exc)
+            return await self.check(name, *keys)
+        raise RateLimited(retry_after_s=max(1, math.ceil(stats.reset_time - time.time())))
 
     async def _current(self) -> _Limiter:
         if self._down_since is None:

@@ -15,11 +15,8 @@ Both read ``application/x-www-form-urlencoded`` bodies as the RFCs require.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
 from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import parse_qs, unquote_plus
+from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -69,15 +66,7 @@ _FORM_BODY: dict[str, Any] = {
 
 def oauth_routes(ts: Tokensmith) -> APIRouter:
     router = APIRouter()
-    configured = ts.settings.introspection_secret
-
-    def client_authenticated(authorization: str | None) -> bool:
-        """The request carries ``INTROSPECTION_SECRET`` (compared in constant time)."""
-        secret = _client_secret(authorization)
-        if configured is None or secret is None:
-            return False
-        expected = configured.get_secret_value().encode()
-        return hmac.compare_digest(secret.encode(), expected)
+    authenticate_client = ts.client_auth
 
     @router.post(
         "/introspect",
@@ -91,9 +80,9 @@ def oauth_routes(ts: Tokensmith) -> APIRouter:
     )
     async def introspect(request: Request) -> Response:
         """RFC 7662: is this token active, and whose is it? ``{"active": false}`` for anything
-        invalid, expired or revoked. Needs ``INTROSPECTION_SECRET`` (HTTP Basic or Bearer)."""
-        if not client_authenticated(request.headers.get("authorization")):
-            return _invalid_client(configured is None)
+        invalid, expired or revoked. Needs a service client (``SERVICE_CLIENTS`` with HTTP Basic,
+        or ``INTROSPECTION_SECRET`` as Basic or Bearer)."""
+        await authenticate_client(request)
         token, hint = await _token_form(request)
         order = (
             (_refresh_info, _access_info)
@@ -124,13 +113,7 @@ def oauth_routes(ts: Tokensmith) -> APIRouter:
     async def revoke(request: Request) -> Response:
         """RFC 7009: end the session of an access or refresh token. Always 200 for a token, valid
         or not; client credentials are optional but must be right when sent with HTTP Basic."""
-        authorization = request.headers.get("authorization")
-        if (
-            authorization
-            and authorization.split(" ", 1)[0].lower() == "basic"
-            and not client_authenticated(authorization)
-        ):
-            return _invalid_client(configured is None)
+        await authenticate_client.optional(request)
         ctx = ts.context(request)
         await ts.rate_limits.hit("refresh", ctx.ip or "-")
         token, hint = await _token_form(request)
@@ -229,35 +212,3 @@ async def _token_form(request: Request) -> tuple[str, str | None]:
         raise ValidationError("token: exactly one non-empty 'token' parameter is required")
     hints = form.get("token_type_hint", [])
     return tokens[0], hints[0] if len(hints) == 1 else None
-
-
-def _client_secret(authorization: str | None) -> str | None:
-    """The client secret of an HTTP Basic (RFC 6749 section 2.3.1) or Bearer header."""
-    if not authorization:
-        return None
-    scheme, _, value = authorization.strip().partition(" ")
-    value = value.strip()
-    if scheme.lower() == "bearer":
-        return value or None
-    if scheme.lower() != "basic":
-        return None
-    try:
-        decoded = base64.b64decode(value, validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    _client_id, colon, secret = decoded.partition(":")
-    # RFC 6749 section 2.3.1: id and secret are form-urlencoded before base64.
-    return unquote_plus(secret) if colon else None
-
-
-def _invalid_client(disabled: bool) -> JSONResponse:
-    message = (
-        "Introspection is disabled: set INTROSPECTION_SECRET"
-        if disabled
-        else "Client authentication failed"
-    )
-    return JSONResponse(
-        {"error": message, "code": "INVALID_CLIENT"},
-        status_code=401,
-        headers={"WWW-Authenticate": 'Basic realm="tokensmith"', "Cache-Control": "no-store"},
-    )

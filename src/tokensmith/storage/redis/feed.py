@@ -197,7 +197,7 @@ class RedisRevocationFeed:
     @staticmethod
     async def _close_quietly(pubsub: PubSub) -> None:
         with contextlib.suppress(Exception):
-            await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
+            await pubsub.aclose()
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
