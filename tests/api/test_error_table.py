@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import tokensmith.errors as errors
+from tests.support.inprocess import Api
 from tokensmith.errors import ConfigError, TokensmithError, error_from_code
 from tokensmith.web.errors import STATUS, error_response, status_of
 
@@ -83,3 +84,27 @@ def test_a_failing_hook_is_presented_without_its_details() -> None:
     assert response.status_code == 503
     assert b"sub" not in response.body
     assert b"SERVICE_UNAVAILABLE" in response.body
+
+
+async def test_every_error_answer_passes_through_the_presenter(api: Api) -> None:
+    """The exception handlers and the body limit present errors the same way, and the
+    presenter's observers (metrics) see each answer with its code and status."""
+    seen: list[tuple[str, int]] = []
+    api.auth.errors.observe(lambda scope, error, status: seen.append((error.code, status)))
+    too_large = await api.client.post("/auth/login", content=b"x" * (65 * 1024))
+    assert too_large.status_code == 413
+    assert too_large.json() == {
+        "error": "Request body is larger than 64 KiB",
+        "code": "PAYLOAD_TOO_LARGE",
+    }
+    assert too_large.headers["cache-control"] == "no-store"
+    assert too_large.headers["connection"] == "close"
+    await api.client.post("/auth/login", content=b"{", headers={"content-type": "application/json"})
+    await api.client.get("/auth/me")
+    await api.client.get("/no/such/path")
+    assert seen == [
+        ("PAYLOAD_TOO_LARGE", 413),
+        ("VALIDATION_ERROR", 422),
+        ("NO_TOKEN", 401),
+        ("NOT_FOUND", 404),
+    ]

@@ -2,13 +2,13 @@
 claims hook, asked at session starts and at every refresh, never on a protected request.
 
 Both are the app's code. Whatever goes wrong in them (an exception, an answer of the wrong type)
-becomes :class:`~tokensmith.errors.HookFailed`, a 503 that is logged with the request id: no
-session starts and no token is issued without what they would have said.
+becomes :class:`~tokensmith.errors.HookFailed` whose message says what happened (the original
+exception is its ``__cause__``): the web layer answers 503 and logs that message, with the
+request id. No session starts and no token is issued without what they would have said.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,11 +16,9 @@ from tokensmith.core.claims import ClaimsHook, check_claims
 from tokensmith.core.directory import Subject, UserDirectory
 from tokensmith.core.models import User
 from tokensmith.core.user_table import UserTable
-from tokensmith.errors import ClaimsError, HookFailed, TokensmithError
+from tokensmith.errors import HookFailed, TokensmithError
 
 __all__ = ["Subjects"]
-
-log = logging.getLogger("tokensmith.subjects")
 
 
 class Subjects:
@@ -78,15 +76,11 @@ class Subjects:
             return {}
         try:
             claims = await self._hook(subject)
-            return check_claims(claims, "the claims hook")
-        except ClaimsError as exc:
-            log.error("claims hook: %s", exc.message)
-            raise
         except TokensmithError:
             raise
         except Exception as exc:
-            log.error("the claims hook raised %s", type(exc).__name__, exc_info=True)
-            raise HookFailed() from exc
+            raise HookFailed(f"the claims hook raised {type(exc).__name__}") from exc
+        return check_claims(claims, "the claims hook")
 
     async def _ask(
         self, lookup: Callable[[str], Awaitable[Subject | None]], subject_id: str
@@ -96,13 +90,10 @@ class Subjects:
         except TokensmithError:  # the own table's database: already the right error
             raise
         except Exception as exc:
-            log.error("the user directory raised %s", type(exc).__name__, exc_info=True)
-            raise HookFailed() from exc
+            raise HookFailed(f"the user directory raised {type(exc).__name__}") from exc
         if subject is not None and (not isinstance(subject, Subject) or subject.id != subject_id):
-            log.error(
-                "the user directory answered %s for a subject: expected a Subject with the "
-                "same id, or None",
-                type(subject).__name__,
+            raise HookFailed(
+                f"the user directory answered {type(subject).__name__} for a subject: expected "
+                "a Subject with the same id, or None"
             )
-            raise HookFailed()
         return subject

@@ -177,6 +177,15 @@ class ErrorPresenter:
         self._observers.append(observer)
 
     def present(self, scope: Scope, error: TokensmithError) -> JSONResponse:
+        if isinstance(error, _LOG_ONLY):
+            # The app's directory or hook failed: the details are for the operator (the log line
+            # carries the request id), never for the client.
+            cause = error.__cause__
+            log.error(
+                "%s; answered 503",
+                error.message,
+                exc_info=(type(cause), cause, cause.__traceback__) if cause is not None else None,
+            )
         response = error_response(error)
         for observer in self._observers:
             observer(scope, error, response.status_code)
