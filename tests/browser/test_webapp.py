@@ -207,7 +207,7 @@ def test_remember_me_and_the_tokens_scopes_and_login_time(
     assert _refresh_cookie(context)["expires"] > 0
     expect(page.locator("#token-scopes")).to_have_text("none")
     auth_time = page.locator("#token-auth-time")
-    expect(auth_time).not_to_have_text("–")
+    expect(auth_time).not_to_have_text("\u2013")  # the placeholder dash
     signed_in_at = auth_time.get_attribute("datetime")
     assert signed_in_at is not None and signed_in_at.endswith("Z")
     # The login time stays put while the 3-second token refreshes itself.
