@@ -17,12 +17,19 @@ from typing import Any, Final
 from tokensmith.core.directory import Subject
 from tokensmith.errors import ClaimsError
 
-__all__ = ["RESERVED_CLAIMS", "ClaimsHook", "check_claims", "largest_claim"]
+__all__ = ["RESERVED_CLAIMS", "ClaimsHook", "check_claims", "check_room", "largest_claim"]
 
 RESERVED_CLAIMS: Final = frozenset(
     {"iss", "aud", "sub", "sid", "jti", "iat", "nbf", "exp", "typ", "auth_time", "amr", "email"}
 )
 """Claims tokensmith sets itself; a hook or a service client may not."""
+
+TOKEN_LIMIT_BYTES: Final = 8192
+"""The largest token the verifier accepts (``tokensmith.core.tokens.MAX_TOKEN_BYTES``)."""
+
+REGISTERED_BUDGET_BYTES: Final = 1024
+"""Room kept for the header, the registered claims and the signature (an RS256 signature alone
+is 342 characters) when judging an app's claims before a token is signed."""
 
 ClaimsHook = Callable[[Subject], Awaitable[Mapping[str, Any]]]
 """``async def claims(subject) -> dict``: extra claims for the subject's access tokens, asked at
@@ -57,6 +64,21 @@ def check_claims(claims: object, source: str) -> dict[str, Any]:
             ) from None
         checked[name] = value
     return checked
+
+
+def check_room(claims: Mapping[str, Any], source: str) -> None:
+    """Refuse claims that cannot fit in an access token whatever else it holds, before anything
+    is written (the signed token is measured exactly as well, when it is made)."""
+    if not claims:
+        return
+    size = len(json.dumps(claims, separators=(",", ":")).encode())
+    # base64url makes 4 characters of every 3 bytes.
+    if -(-size * 4 // 3) + REGISTERED_BUDGET_BYTES > TOKEN_LIMIT_BYTES:
+        name, largest = largest_claim(claims)
+        raise ClaimsError(
+            f"{source} returned {size} bytes of claims: the access token would exceed "
+            f"{TOKEN_LIMIT_BYTES} bytes; its largest claim is {name!r} ({largest} bytes of JSON)"
+        )
 
 
 def largest_claim(claims: Mapping[str, Any]) -> tuple[str, int]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from tokensmith.core.claims import ClaimsHook, check_claims
+from tokensmith.core.claims import ClaimsHook, check_claims, check_room
 from tokensmith.core.directory import Subject, UserDirectory
 from tokensmith.core.models import User
 from tokensmith.core.user_table import UserTable
@@ -80,7 +80,9 @@ class Subjects:
             raise
         except Exception as exc:
             raise HookFailed(f"the claims hook raised {type(exc).__name__}") from exc
-        return check_claims(claims, "the claims hook")
+        checked = check_claims(claims, "the claims hook")
+        check_room(checked, "the claims hook")
+        return checked
 
     async def _ask(
         self, lookup: Callable[[str], Awaitable[Subject | None]], subject_id: str

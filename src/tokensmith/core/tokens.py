@@ -21,7 +21,7 @@ from typing import Any, Final
 
 from jwt.utils import base64url_decode, base64url_encode
 
-from tokensmith.core.claims import largest_claim
+from tokensmith.core.claims import TOKEN_LIMIT_BYTES, largest_claim
 from tokensmith.core.clock import Clock
 from tokensmith.core.keys import KeySet
 from tokensmith.core.models import AccessClaims, RefreshClaims
@@ -46,7 +46,7 @@ __all__ = [
 
 ACCESS_TYP: Final = "at+jwt"  # RFC 9068 section 2.1
 REFRESH_TYP: Final = "rt+jwt"
-MAX_TOKEN_BYTES: Final = 8192
+MAX_TOKEN_BYTES: Final = TOKEN_LIMIT_BYTES
 """Our tokens are ~400 bytes plus the app's claims; anything larger is refused before any parsing,
 and an access token whose claims would make it larger is never issued."""
 
