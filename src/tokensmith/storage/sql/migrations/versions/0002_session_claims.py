@@ -35,36 +35,35 @@ def _new_columns() -> list[sa.Column[object]]:
     ]
 
 
-def _sessions_0001_without_foreign_key() -> sa.Table:
-    """The sessions table as revision 0001 made it, minus the foreign key: SQLite cannot drop a
-    constraint, so batch mode rebuilds the table from this definition and copies the rows."""
-    return sa.Table(
-        "sessions",
-        sa.MetaData(),
-        sa.Column("id", sa.String(32), primary_key=True),
-        sa.Column("user_id", sa.String(36), nullable=False),
-        sa.Column("created_at", UtcDateTime, nullable=False),
-        sa.Column("last_used_at", UtcDateTime, nullable=False),
-        sa.Column("expires_at", UtcDateTime, nullable=False),
-        sa.Column("refresh_expires_at", UtcDateTime, nullable=False),
-        sa.Column("current_hash", sa.String(64), nullable=False),
-        sa.Column("previous_hash", sa.String(64)),
-        sa.Column("rotated_at", UtcDateTime),
-        sa.Column("generation", sa.Integer, nullable=False, server_default="0"),
-        sa.Column("ip", sa.String(64)),
-        sa.Column("user_agent", sa.String(512)),
-        sa.Column("revoked_at", UtcDateTime),
-        sa.Column("revoked_reason", sa.String(32)),
-        sa.Index("ix_sessions_user_id", "user_id"),
-        sa.Index("ix_sessions_refresh_expires_at", "refresh_expires_at"),
-    )
+def _sessions_without_foreign_keys(bind: sa.engine.Connection) -> sa.Table:
+    """The sessions table as it is now, minus its foreign keys: SQLite cannot drop a constraint,
+    so batch mode rebuilds the table from this definition and copies the rows. Built from the
+    database itself, so columns added by any migration before this one are kept."""
+    inspector = sa.inspect(bind)
+    reflected = sa.Table("sessions", sa.MetaData(), autoload_with=bind)
+    columns = [
+        sa.Column(
+            column.name,
+            column.type,
+            primary_key=column.primary_key,
+            nullable=column.nullable,
+            server_default=column.server_default,
+        )
+        for column in reflected.columns
+    ]
+    indexes = [
+        sa.Index(index["name"], *(c for c in index["column_names"] if c), unique=index["unique"])
+        for index in inspector.get_indexes("sessions")
+        if index["name"]
+    ]
+    return sa.Table("sessions", sa.MetaData(), *columns, *indexes)
 
 
 def upgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name == "sqlite":
         with op.batch_alter_table(
-            "sessions", copy_from=_sessions_0001_without_foreign_key(), recreate="always"
+            "sessions", copy_from=_sessions_without_foreign_keys(bind), recreate="always"
         ) as batch:
             batch.alter_column("user_id", type_=SUBJECT, existing_nullable=False)
             for column in _new_columns():
