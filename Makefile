@@ -39,8 +39,8 @@ test: $(DEV_STAMP)  ## the whole test suite (the bench extra too: its smoke test
 check: lint typecheck  ## ruff and mypy --strict, on the locked versions
 
 lint: $(DEV_STAMP)
-	$(BIN)/ruff check src tests bench scripts
-	$(BIN)/ruff format --check src tests bench scripts
+	$(BIN)/ruff check src tests bench scripts examples
+	$(BIN)/ruff format --check src tests bench scripts examples
 
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy

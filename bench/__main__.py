@@ -151,6 +151,19 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, dict[str, Any] | None, str
         g = p["guarded"]
         calls = f"SQL/req {g['sql_per_request']}, Redis/req {g.get('redis_per_request', 'n/a')}"
         rows.append(("protected: /orders, calls counted", g["measurement"], calls))
+        if "scoped" in p:
+            rows.append(
+                (
+                    f"protected: /orders-scoped require_scopes (median of {n})",
+                    p["scoped_median"],
+                    f"ratio {p['scoped_ratio']}",
+                )
+            )
+            sc = p["scoped"]
+            calls = (
+                f"SQL/req {sc['sql_per_request']}, Redis/req {sc.get('redis_per_request', 'n/a')}"
+            )
+            rows.append(("protected: /orders-scoped, calls counted", sc["measurement"], calls))
         me = p["me_user_app"]
         rows.append(
             (

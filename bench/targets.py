@@ -50,6 +50,37 @@ def evaluate(results: dict[str, Any]) -> list[Target]:
                 _disturbed(g, u),
             )
         )
+        if "scoped_ratio" in p:
+            sc = p["scoped_median"]
+            scoped_calls = p["scoped"]["sql_per_request"] + p["scoped"].get(
+                "redis_per_request", 0.0
+            )
+            targets.append(
+                Target(
+                    "require_scopes / unguarded",
+                    p["scoped_ratio"],
+                    ">= 0.8",
+                    p["scoped_ratio"] >= 0.8,
+                    f"median of {len(p['rounds'])} rounds; {sc['rps']:,.0f} vs {u['rps']:,.0f} "
+                    "req/s (claims hook configured)"
+                    + (
+                        f"; by server CPU/request {p['scoped_cpu_ratio']}"
+                        if p.get("scoped_cpu_ratio")
+                        else ""
+                    ),
+                    _disturbed(sc, u),
+                )
+            )
+            targets.append(
+                Target(
+                    "DB+Redis calls per require_scopes request",
+                    round(scoped_calls, 3),
+                    "0",
+                    scoped_calls < 0.01,
+                    f"SQL {p['scoped']['sql_per_request']}, "
+                    f"Redis {p['scoped'].get('redis_per_request', 'n/a')}",
+                )
+            )
         targets.append(
             Target(
                 "DB+Redis calls per protected request",

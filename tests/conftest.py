@@ -18,7 +18,7 @@ from tokensmith.settings import load_settings
 
 # Fixtures shared by every suite (database_url, postgres_url, redis_server) come in as a plugin,
 # not as star imports: pytest registers them once and linters see no unused names.
-pytest_plugins = ["tests.support.databases"]
+pytest_plugins = ["tests.support.databases", "tests.support.logs"]
 
 
 @pytest.fixture

@@ -1,7 +1,9 @@
 """A user's own FastAPI app with tokensmith mounted, as the ``tokensmith.web`` docstring shows.
 
-``/orders`` is guarded by ``Depends(auth.principal)``; ``/orders-open`` is the same route without
-the guard, in the same app and server, so their ratio is the price of authentication.
+``/orders`` is guarded by ``Depends(auth.principal)``; ``/orders-scoped`` by
+``Depends(auth.require_scopes("orders:read"))`` (the claims hook below puts the scope in every
+access token); ``/orders-open`` is the same route without a guard, in the same app and server, so
+their ratios are the price of authentication and of the scope check.
 
 ``/_bench/*`` exist only in this bench app: a counter of SQL statements this worker sent to the
 database (a SQLAlchemy ``before_cursor_execute`` listener on the engine), the size of the
@@ -18,12 +20,19 @@ from typing import Any
 from fastapi import Depends, FastAPI
 from sqlalchemy import event
 
+from tokensmith import Subject
 from tokensmith.settings import load_settings
 from tokensmith.web import Principal, Tokensmith
 
 
+async def claims(subject: Subject) -> dict[str, Any]:
+    """Runs at login and refresh only, never on the measured routes."""
+    return {"scope": "orders:read profile", "tenant": "bench"}
+
+
 def create_app() -> FastAPI:
-    auth = Tokensmith(load_settings())
+    auth = Tokensmith(load_settings(), claims=claims)
+    readers = auth.require_scopes("orders:read")
     app = FastAPI(lifespan=auth.lifespan)
     auth.install(app)
 
@@ -36,6 +45,10 @@ def create_app() -> FastAPI:
 
     @app.get("/orders")
     async def orders(principal: Principal = Depends(auth.principal)) -> dict[str, str]:
+        return {"user": principal.sub}
+
+    @app.get("/orders-scoped")
+    async def orders_scoped(principal: Principal = Depends(readers)) -> dict[str, str]:
         return {"user": principal.sub}
 
     @app.get("/orders-open")

@@ -1,4 +1,5 @@
-"""1. protected: the user's own route behind ``Depends(auth.principal)`` against the same route
+"""1. protected: the user's own route behind ``Depends(auth.principal)``, and behind
+``Depends(auth.require_scopes(...))`` with a claims hook configured, against the same route
 unguarded, in the same app and server; ``/auth/me`` on it and on the standalone server; and the
 database and Redis calls a protected request makes (target: none)."""
 
@@ -94,33 +95,48 @@ def run_protected(run: Run) -> dict[str, Any]:
         users = Users.numbered(1, "protected.bench")
         register_all(app.url, users)
         access, _ = login_all(app.url, users.emails)[0]
-        for path in ("/orders", "/orders-open", "/auth/me"):
+        for path in ("/orders", "/orders-scoped", "/orders-open", "/auth/me"):
             r = httpx.get(app.url + path, headers={"Authorization": f"Bearer {access}"})
             if r.status_code != 200:
                 raise RuntimeError(f"{path}: {r.status_code} {r.text[:200]}")
-        if httpx.get(app.url + "/orders").status_code != 401:
-            raise RuntimeError("/orders answers without a token: the guard is not on")
+        for path in ("/orders", "/orders-scoped"):
+            if httpx.get(app.url + path).status_code != 401:
+                raise RuntimeError(f"{path} answers without a token: the guard is not on")
         open_script = run.bearer_script("/orders-open", access)
         guarded_script = run.bearer_script("/orders", access)
+        scoped_script = run.bearer_script("/orders-scoped", access)
         me_script = run.bearer_script("/auth/me", access)
         # Warm both routes before either is measured, so the order does not favour one.
         run.wrk(app.url + "/orders-open", open_script, warmup=False, duration_s=run.warmup_s)
         run.wrk(app.url + "/orders", guarded_script, warmup=False, duration_s=run.warmup_s)
+        run.wrk(app.url + "/orders-scoped", scoped_script, warmup=False, duration_s=run.warmup_s)
         # Unguarded and guarded alternate in rounds, so a burst of noise from the rest of the
         # machine hits one pair rather than one side; the ratio is the median of the pairs'.
         rounds: list[dict[str, Any]] = []
         slice_s = run.duration_s if run.quick else max(1.0, run.duration_s / 2)
         for i in range(1 if run.quick else 5):
-            run.log(f"  round {i + 1}: unguarded /orders-open, then guarded /orders")
+            run.log(
+                f"  round {i + 1}: unguarded /orders-open, guarded /orders, scoped /orders-scoped"
+            )
             u = run.wrk(
                 app.url + "/orders-open", open_script, warmup=False, server=app, duration_s=slice_s
             )
             g = run.wrk(
                 app.url + "/orders", guarded_script, warmup=False, server=app, duration_s=slice_s
             )
-            rounds.append({"unguarded": u.as_dict(), "guarded": g.as_dict()})
+            sc = run.wrk(
+                app.url + "/orders-scoped",
+                scoped_script,
+                warmup=False,
+                server=app,
+                duration_s=slice_s,
+            )
+            rounds.append(
+                {"unguarded": u.as_dict(), "guarded": g.as_dict(), "scoped": sc.as_dict()}
+            )
         out["rounds"] = rounds
         ratios = sorted(r["guarded"]["rps"] / r["unguarded"]["rps"] for r in rounds)
+        scoped_ratios = sorted(r["scoped"]["rps"] / r["unguarded"]["rps"] for r in rounds)
         median = len(rounds) // 2
         out["unguarded"] = sorted((r["unguarded"] for r in rounds), key=lambda m: m["rps"])[median]
         run.log("  guarded /orders with DB and Redis calls counted")
@@ -129,6 +145,10 @@ def run_protected(run: Run) -> dict[str, Any]:
             median
         ]
         out["ratio"] = round(ratios[median], 3)
+        out["scoped_ratio"] = round(scoped_ratios[median], 3)
+        out["scoped_median"] = sorted((r["scoped"] for r in rounds), key=lambda m: m["rps"])[median]
+        run.log("  scoped /orders-scoped with DB and Redis calls counted")
+        out["scoped"] = _measure_calls(run, app, app.url + "/orders-scoped", scoped_script)
         cpu = sorted(
             r["unguarded"]["server_cpu_ms_per_request"] / r["guarded"]["server_cpu_ms_per_request"]
             for r in rounds
@@ -136,6 +156,12 @@ def run_protected(run: Run) -> dict[str, Any]:
         )
         # Capacity by CPU cost: unguarded CPU per request / guarded CPU per request.
         out["cpu_ratio"] = round(cpu[len(cpu) // 2], 3) if cpu else None
+        scoped_cpu = sorted(
+            r["unguarded"]["server_cpu_ms_per_request"] / r["scoped"]["server_cpu_ms_per_request"]
+            for r in rounds
+            if r["scoped"]["server_cpu_ms_per_request"]
+        )
+        out["scoped_cpu_ratio"] = round(scoped_cpu[len(scoped_cpu) // 2], 3) if scoped_cpu else None
         run.log("  /auth/me on the user app")
         out["me_user_app"] = _measure_calls(run, app, app.url + "/auth/me", me_script)
         out["redis_feed"] = "REDIS_URL set" if extra else "no Redis"

@@ -10,12 +10,14 @@ same class from the ``code`` it receives (:func:`error_from_code`).
     TokensmithError
     ├── AuthenticationError            access-token problems on protected routes
     │   ├── NoToken                    NO_TOKEN
+    │   │   └── LogoutTokenMissing     NO_TOKEN (400: logout named no session)
     │   ├── TokenExpired               TOKEN_EXPIRED
     │   ├── InvalidToken               INVALID_TOKEN
     │   └── TokenRevoked               TOKEN_REVOKED
     ├── InsufficientScope              INSUFFICIENT_SCOPE (403: the token lacks a scope)
     ├── StepUpRequired                 STEP_UP_REQUIRED (401: the login is too old, RFC 9470)
     ├── InvalidCredentials             INVALID_CREDENTIALS
+    │   └── PasswordMismatch           INVALID_CREDENTIALS (403: a signed-in user's password)
     ├── InvalidClient                  INVALID_CLIENT (a service client's credentials)
     ├── RefreshError                   refresh-token problems
     │   ├── RefreshTokenRequired       REFRESH_TOKEN_REQUIRED
@@ -34,10 +36,13 @@ same class from the ``code`` it receives (:func:`error_from_code`).
     ├── ValidationError                VALIDATION_ERROR
     ├── RateLimited                    RATE_LIMITED
     ├── ServiceUnavailable             SERVICE_UNAVAILABLE
+    │   └── HookFailed                 SERVICE_UNAVAILABLE (the app's directory or claims hook)
+    │       └── ClaimsError            SERVICE_UNAVAILABLE (a claim tokensmith cannot carry)
     └── ConfigError                    CONFIG_ERROR (start-up only, never over HTTP)
 
 Messages are written for the person reading them and never contain a token, a secret or a
-password.
+password. A subclass without a ``code`` of its own shares its parent's code and differs only in how
+the edges present it (an HTTP status, a message kept for the log).
 """
 
 from __future__ import annotations
@@ -46,19 +51,23 @@ from typing import Any, ClassVar
 
 __all__ = [
     "AuthenticationError",
+    "ClaimsError",
     "ConfigError",
     "CsrfFailed",
     "EmailNotVerified",
     "EmailTaken",
+    "HookFailed",
     "InsufficientScope",
     "InvalidClient",
     "InvalidCredentials",
     "InvalidRefreshToken",
     "InvalidResetToken",
     "InvalidToken",
+    "LogoutTokenMissing",
     "MethodNotAllowed",
     "NoToken",
     "NotFound",
+    "PasswordMismatch",
     "PayloadTooLarge",
     "RateLimited",
     "RefreshError",
@@ -98,6 +107,12 @@ class AuthenticationError(TokensmithError):
 class NoToken(AuthenticationError):
     code = "NO_TOKEN"
     default_message = "No access token: send 'Authorization: Bearer <token>'"
+
+
+class LogoutTokenMissing(NoToken):
+    """Logout (or revocation) named no session: neither an access nor a refresh token came."""
+
+    default_message = "Send the access token (Bearer) or the refresh token to log out"
 
 
 class TokenExpired(AuthenticationError):
@@ -142,6 +157,13 @@ class StepUpRequired(TokensmithError):
 class InvalidCredentials(TokensmithError):
     code = "INVALID_CREDENTIALS"
     default_message = "Invalid email or password"
+
+
+class PasswordMismatch(InvalidCredentials):
+    """A signed-in user's password is wrong (password change, reauthentication): the token is
+    fine, so the answer is 403, never a 401 that would make a client refresh or log out."""
+
+    default_message = "The password is wrong"
 
 
 class InvalidClient(TokensmithError):
@@ -244,6 +266,19 @@ class RateLimited(TokensmithError):
 class ServiceUnavailable(TokensmithError):
     code = "SERVICE_UNAVAILABLE"
     default_message = "The service is temporarily unavailable: try again shortly"
+
+
+class HookFailed(ServiceUnavailable):
+    """The app's user directory or claims hook raised, or answered something unusable.
+
+    Presented as 503 ``SERVICE_UNAVAILABLE`` with the generic message (the details go to the log,
+    with the request id): no session starts and no token is issued without its claims.
+    """
+
+
+class ClaimsError(HookFailed):
+    """Claims tokensmith cannot put in an access token: a reserved name, a value JSON cannot
+    carry, or a token over 8 KiB. A programming error; the message names the claim."""
 
 
 class ConfigError(TokensmithError):

@@ -14,14 +14,23 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from tokensmith.core.accounts import AccountService
+from tokensmith.core.audit import AuditTrail
+from tokensmith.core.claims import ClaimsHook
 from tokensmith.core.clients import ServiceClients
 from tokensmith.core.clock import Clock, SystemClock
+from tokensmith.core.directory import UserDirectory
+from tokensmith.core.ending import SessionEnder
+from tokensmith.core.introspection import Introspector
+from tokensmith.core.issuing import Issuer
 from tokensmith.core.keys import KeySet, split_pems
 from tokensmith.core.passwords import OWASP_2023, Argon2Parameters, PasswordHasher
 from tokensmith.core.ports import RevocationFeed
 from tokensmith.core.revoker import Revoker
+from tokensmith.core.rotation import Rotation, RotationPolicy
 from tokensmith.core.sessions import SessionPolicy, SessionService
+from tokensmith.core.subjects import Subjects
 from tokensmith.core.tokens import TokenCodec, TokenPolicy
+from tokensmith.core.user_table import UserTable
 from tokensmith.errors import ConfigError, ServiceUnavailable
 from tokensmith.settings import Settings
 from tokensmith.storage.sql.database import SqlDatabase
@@ -67,6 +76,11 @@ class Services:
     sessions: SessionService
     accounts: AccountService
     feed: RevocationFeed | None
+    subjects: Subjects
+    """The user directory and the claims hook (contract 8)."""
+    audit: AuditTrail
+    """Every audit event passes through here (listeners: the webhook seam)."""
+    introspector: Introspector
     rate_limit_storage: Storage | None = None
     """Shared rate-limit counters (Redis) when ``REDIS_URL`` is set; None means in-memory."""
     service_clients: ServiceClients = field(default_factory=lambda: ServiceClients({}))
@@ -150,7 +164,11 @@ def build_services(
     clock: Clock | None = None,
     argon2: Argon2Parameters = OWASP_2023,
     feed: RevocationFeed | None = None,
+    users: UserDirectory | None = None,
+    claims: ClaimsHook | None = None,
 ) -> Services:
+    """Every service from ``settings``. ``users`` is the app's user directory (default:
+    tokensmith's own user table); ``claims`` the hook adding claims to access tokens."""
     clock = clock or SystemClock()
     database = SqlDatabase(settings.resolved_database_url)
     access_keys = build_access_keys(settings)
@@ -171,6 +189,23 @@ def build_services(
     revoker = Revoker(
         clock, access_ttl=settings.jwt_expires_in, leeway=settings.jwt_clock_tolerance, feed=feed
     )
+    table = UserTable(database)
+    subjects = Subjects(users or table, claims, table=None if users is not None else table)
+    audit = AuditTrail()
+    ender = SessionEnder(database, revoker, audit, clock)
+    issuer = Issuer(codec)
+    rotation = Rotation(
+        database,
+        codec,
+        issuer,
+        subjects,
+        ender,
+        audit,
+        RotationPolicy(
+            refresh_ttl=settings.jwt_refresh_expires_in, reuse_grace=settings.refresh_reuse_grace
+        ),
+        clock,
+    )
     sessions = SessionService(
         database,
         codec,
@@ -179,11 +214,27 @@ def build_services(
             refresh_ttl=settings.jwt_refresh_expires_in,
             max_age=settings.session_max_age,
             reuse_grace=settings.refresh_reuse_grace,
+            short_max_age=settings.session_short_max_age,
+            max_per_user=settings.max_sessions_per_user,
         ),
         clock,
+        subjects=subjects,
+        ender=ender,
+        rotation=rotation,
+        issuer=issuer,
     )
     hasher = PasswordHasher(argon2)
-    accounts = AccountService(database, hasher, sessions, revoker, clock)
+    accounts = AccountService(
+        database,
+        hasher,
+        sessions,
+        clock,
+        table=table,
+        subjects=subjects,
+        ender=ender,
+        trail=audit,
+        registration_open=settings.registration == "open",
+    )
     return Services(
         settings,
         clock,
@@ -195,6 +246,9 @@ def build_services(
         sessions,
         accounts,
         feed,
+        subjects,
+        audit,
+        Introspector(codec, sessions, subjects),
         rate_limit_storage(settings),
         build_service_clients(settings),
     )

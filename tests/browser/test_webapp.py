@@ -187,3 +187,39 @@ def test_web_app_and_browser_client_are_served(server: ServerProcess) -> None:
         assert response.headers["content-type"].startswith(media_type), path
     client = httpx.get(f"{server.url}/tokensmith.js", timeout=10).text
     assert "export function createAuthClient" in client
+
+
+def _refresh_cookie(context: Any) -> dict[str, Any]:
+    [cookie] = [c for c in context.cookies() if c["name"] == "refresh_token"]
+    return dict(cookie)
+
+
+def test_remember_me_and_the_tokens_scopes_and_login_time(
+    context: Any, server: ServerProcess
+) -> None:
+    """ "Remember me" is on by default (a cookie that outlives the browser); unchecked, the
+    refresh cookie is a browser-session cookie. The token card shows the scopes ("none" on the
+    standalone server, which has no claims hook) and when the user signed in."""
+    email = new_user(server)
+    page = open_app(context)
+    expect(page.get_by_label("Remember me")).to_be_checked()
+    sign_in_by_clicking(page, email)
+    assert _refresh_cookie(context)["expires"] > 0
+    expect(page.locator("#token-scopes")).to_have_text("none")
+    auth_time = page.locator("#token-auth-time")
+    expect(auth_time).not_to_have_text("\u2013")  # the placeholder dash
+    signed_in_at = auth_time.get_attribute("datetime")
+    assert signed_in_at is not None and signed_in_at.endswith("Z")
+    # The login time stays put while the 3-second token refreshes itself.
+    expect(page.locator("#token-refreshes")).not_to_have_text("0", timeout=6000)
+    assert auth_time.get_attribute("datetime") == signed_in_at
+    page.get_by_role("button", name="Log out", exact=True).click()
+    expect(page.get_by_role("heading", name="Sign in to tokensmith")).to_be_visible()
+
+    form = page.locator("#panel-login")
+    form.get_by_label("Remember me").uncheck()
+    sign_in_by_clicking(page, email)
+    assert _refresh_cookie(context)["expires"] == -1  # no Max-Age: ends with the browser
+    expect(page.locator("#token-refreshes")).not_to_have_text("0", timeout=6000)
+    assert _refresh_cookie(context)["expires"] == -1  # and still none after a refresh
+    assert page.errors == []

@@ -48,14 +48,14 @@ def login(env: dict[str, str], email: str, agent: str = "pytest") -> IssuedToken
     return asyncio.run(main())
 
 
-def refresh(env: dict[str, str], token: str) -> IssuedTokens:
+def refresh(env: dict[str, str], token: str | None) -> IssuedTokens:
+    assert token is not None
+
     async def main() -> IssuedTokens:
         services = build_services(load_settings(env), argon2=TESTING)
         await services.start()
         try:
-            return await services.sessions.refresh(
-                token, services.accounts.email_of, RequestContext()
-            )
+            return await services.sessions.refresh(token, RequestContext())
         finally:
             await services.stop()
 

@@ -47,10 +47,22 @@ def segments(token: str) -> tuple[dict[str, object], dict[str, object], str]:
 
 
 def test_access_token_has_the_contract_header_and_claims(codec: TokenCodec) -> None:
-    """Header typ at+jwt with kid; claims iss, aud, sub, sid, jti, iat, exp, email."""
+    """Header typ at+jwt with kid; claims iss, aud, sub, sid, jti, iat, exp, email, and (contract
+    8) auth_time and amr."""
     header, claims, _ = segments(access(codec))
     assert header["typ"] == "at+jwt" and header["alg"] == "HS256" and header["kid"]
-    assert set(claims) == {"iss", "aud", "sub", "sid", "jti", "iat", "exp", "email"}
+    assert set(claims) == {
+        "iss",
+        "aud",
+        "sub",
+        "sid",
+        "jti",
+        "iat",
+        "exp",
+        "email",
+        "auth_time",
+        "amr",
+    }
     assert claims["exp"] == claims["iat"] + 900  # type: ignore[operator]
 
 

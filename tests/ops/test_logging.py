@@ -6,33 +6,10 @@ import io
 import json
 import logging
 import re
-from collections.abc import Iterator
-
-import pytest
 
 from tests.support.inprocess import Api, bearer
-from tokensmith.server.logging import JsonFormatter, redact
-
-
-@pytest.fixture
-def log_lines() -> Iterator[io.StringIO]:
-    """Everything the ``tokensmith`` loggers write, as JSON lines."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    logger = logging.getLogger("tokensmith")
-    previous = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)  # access lines are written at debug level
-    try:
-        yield stream
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(previous)
-
-
-def entries(stream: io.StringIO) -> list[dict[str, object]]:
-    return [json.loads(line) for line in stream.getvalue().splitlines()]
+from tests.support.logs import entries
+from tokensmith.server.logging import redact
 
 
 async def test_request_id_is_echoed_when_sane_and_generated_otherwise(api: Api) -> None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -13,11 +11,10 @@ import pytest
 
 from tests.storage.conftest import make_services
 from tokensmith.core.clock import ManualClock
-from tokensmith.core.models import AuditKind, IssuedTokens, RevokeReason
+from tokensmith.core.models import AuditEvent, AuditKind, IssuedTokens, RevokeReason
 from tokensmith.core.sessions import RequestContext
 from tokensmith.errors import TokenReuseDetected, TokenRevoked, TokensmithError
 from tokensmith.runtime import Services
-from tokensmith.storage.sql.database import SqlDatabase
 
 CTX = RequestContext("10.0.0.1", "pytest")
 
@@ -28,10 +25,16 @@ async def _login(services: Services, email: str = "ada@example.com") -> IssuedTo
     return result.tokens
 
 
+def _rt(tokens: IssuedTokens) -> str:
+    """The refresh token of a login or a refresh (always there: only a reauthentication without
+    one leaves it out)."""
+    assert tokens.refresh_token is not None
+    return tokens.refresh_token
+
+
 async def _refresh_all(services: Services, token: str, n: int) -> list[Any]:
-    email_of = services.accounts.email_of
     return await asyncio.gather(
-        *(services.sessions.refresh(token, email_of, CTX) for _ in range(n)),
+        *(services.sessions.refresh(token, CTX) for _ in range(n)),
         return_exceptions=True,
     )
 
@@ -41,7 +44,7 @@ async def test_fifty_concurrent_refreshes_yield_at_most_one_successor(
 ) -> None:
     """Of 50 concurrent refreshes of one token, every success carries the same successor."""
     tokens = await _login(services)
-    results = await _refresh_all(services, tokens.refresh_token, 50)
+    results = await _refresh_all(services, _rt(tokens), 50)
     successes = [r for r in results if isinstance(r, IssuedTokens)]
     failures = [r for r in results if not isinstance(r, IssuedTokens)]
     assert failures == []  # within the reuse grace every racer gets the same successor
@@ -60,7 +63,7 @@ async def test_without_grace_concurrent_refreshes_never_make_two_successors(
     await services.start()
     try:
         tokens = await _login(services)
-        results = await _refresh_all(services, tokens.refresh_token, 50)
+        results = await _refresh_all(services, _rt(tokens), 50)
         successes = [r for r in results if isinstance(r, IssuedTokens)]
         others = [r for r in results if not isinstance(r, IssuedTokens)]
         assert len({r.refresh_token for r in successes}) == 1
@@ -77,10 +80,10 @@ async def test_reuse_after_grace_revokes_the_session_everywhere(
 ) -> None:
     """A rotated token presented past the grace ends the session: the log, the set, the audit."""
     tokens = await _login(services)
-    newer = await services.sessions.refresh(tokens.refresh_token, services.accounts.email_of, CTX)
+    newer = await services.sessions.refresh(_rt(tokens), CTX)
     clock.advance(timedelta(seconds=11))
     with pytest.raises(TokenReuseDetected):
-        await services.sessions.refresh(tokens.refresh_token, services.accounts.email_of, CTX)
+        await services.sessions.refresh(_rt(tokens), CTX)
     with pytest.raises(TokenRevoked):
         services.sessions.authenticate(newer.access_token)
     async with services.database.transaction() as uow:
@@ -92,52 +95,23 @@ async def test_reuse_after_grace_revokes_the_session_everywhere(
     assert len(events) == 1
 
 
-class _FailingAudit:
-    """Wraps a unit of work so the reuse audit write fails after the revocation was written."""
-
-    def __init__(self, uow: Any) -> None:
-        self._uow = uow
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._uow, name)
-
-    @property
-    def audit(self) -> Any:
-        inner = self._uow.audit
-
-        class Audit:
-            async def add(self, event: Any) -> None:
-                if event.kind is AuditKind.REUSE_DETECTED:
-                    raise RuntimeError("audit write failed")
-                await inner.add(event)
-
-        return Audit()
-
-
-class _FailingDatabase:
-    def __init__(self, database: SqlDatabase) -> None:
-        self._db = database
-
-    @asynccontextmanager
-    async def transaction(self, *, write: bool = False) -> AsyncIterator[Any]:
-        async with self._db.transaction(write=write) as uow:
-            yield _FailingAudit(uow)
-
-    def autocommit(self) -> Any:
-        return self._db.autocommit()  # the fast path only rotates; reuse takes the locking path
-
-
 async def test_rolled_back_reuse_leaves_no_revocation_behind(
     services: Services, clock: ManualClock
 ) -> None:
-    """When the reuse transaction fails, its revocation and session end are rolled back with
-    it, and nothing reaches the in-process set: reuse accounting never outlives a rollback."""
+    """When the reuse transaction fails (here: in an audit listener, after the revocation was
+    written), its revocation and session end are rolled back with it, and nothing reaches the
+    in-process set: reuse accounting never outlives a rollback."""
     tokens = await _login(services)
-    await services.sessions.refresh(tokens.refresh_token, services.accounts.email_of, CTX)
+    await services.sessions.refresh(_rt(tokens), CTX)
     clock.advance(timedelta(seconds=11))
-    services.sessions._db = _FailingDatabase(services.database)  # type: ignore[assignment]
+
+    async def failing(uow: Any, event: AuditEvent) -> None:
+        if event.kind is AuditKind.REUSE_DETECTED:
+            raise RuntimeError("audit write failed")
+
+    services.audit.add_listener(failing)
     with pytest.raises(RuntimeError, match="audit write failed"):
-        await services.sessions.refresh(tokens.refresh_token, services.accounts.email_of, CTX)
+        await services.sessions.refresh(_rt(tokens), CTX)
     async with services.database.transaction() as uow:
         session = await uow.sessions.get(tokens.session_id)
         live, _ = await uow.revocations.live(clock.now())
@@ -151,7 +125,7 @@ async def test_logout_is_recorded_and_survives_a_reload(
 ) -> None:
     """A logout is in the database: a freshly started process refuses the token too."""
     tokens = await _login(services)
-    await services.sessions.logout(None, services.codec.verify_refresh(tokens.refresh_token), CTX)
+    await services.sessions.logout(None, services.codec.verify_refresh(_rt(tokens)), CTX)
     other = make_services(database_url, tmp_path, clock)
     await other.start()
     try:
@@ -167,9 +141,9 @@ async def test_cleanup_deletes_what_can_no_longer_matter(
     """Past the refresh lifetime (plus a day) sessions go; past their horizon revocations go."""
     kept = await _login(services, "kept@example.com")
     ended = await _login(services, "ended@example.com")
-    await services.sessions.logout(None, services.codec.verify_refresh(ended.refresh_token), CTX)
+    await services.sessions.logout(None, services.codec.verify_refresh(_rt(ended)), CTX)
     clock.advance(timedelta(days=3))
-    refreshed = await services.sessions.refresh(kept.refresh_token, services.accounts.email_of, CTX)
+    refreshed = await services.sessions.refresh(_rt(kept), CTX)
     clock.advance(timedelta(days=6))
     sessions, revocations = await services.sessions.cleanup()
     assert (sessions, revocations) == (1, 0)  # the newest revocation row keeps the cursor

@@ -26,6 +26,8 @@ _STYLES = {
     AuditKind.REUSE_DETECTED: "bold red",
     AuditKind.LOGIN_FAILED: "yellow",
     AuditKind.USER_DISABLED: "red",
+    AuditKind.USER_GONE: "red",
+    AuditKind.SESSION_EVICTED: "yellow",
     AuditKind.REFRESH_GRACE: "cyan",
 }
 

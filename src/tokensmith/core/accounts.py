@@ -1,22 +1,40 @@
-"""Accounts: register, log in, change the password, disable; and the user cache.
+"""Accounts of tokensmith's own user table: register, log in with a password, reauthenticate,
+change the password, disable.
 
-``/auth/me`` must not cost a database query per request, and a user's public fields never change
-through the API, so users are cached in-process once read. Disabling a user drops them from the
-cache and ends their sessions, which the revocation set enforces at once.
+The table is also the default user directory (:mod:`tokensmith.core.user_table`), which holds the
+one in-process cache of users; this service tells it about accounts it creates, logs in to and
+disables.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections import OrderedDict
+from dataclasses import replace
 
-from tokensmith.core.clock import Clock
-from tokensmith.core.models import AuditEvent, AuditKind, IssuedTokens, RevokeReason, User
+from tokensmith.core.audit import AuditTrail, RequestContext
+from tokensmith.core.clock import Clock, whole_seconds
+from tokensmith.core.directory import Subject
+from tokensmith.core.ending import SessionEnder
+from tokensmith.core.models import (
+    AccessClaims,
+    AuditKind,
+    IssuedTokens,
+    RevokeReason,
+    User,
+    UserRecord,
+)
 from tokensmith.core.passwords import PasswordHasher
-from tokensmith.core.ports import Database, UnitOfWork
-from tokensmith.core.revoker import Revoker
-from tokensmith.core.sessions import RequestContext, SessionService
-from tokensmith.errors import InvalidCredentials, NotFound, TokenRevoked
+from tokensmith.core.ports import Database
+from tokensmith.core.sessions import SessionService
+from tokensmith.core.subjects import Subjects
+from tokensmith.core.user_table import UserTable
+from tokensmith.errors import (
+    InvalidCredentials,
+    NotFound,
+    PasswordMismatch,
+    RegistrationClosed,
+    TokenRevoked,
+)
 
 __all__ = ["AccountService", "LoginResult", "normalise_email"]
 
@@ -37,63 +55,62 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-class _UserCache:
-    def __init__(self, capacity: int) -> None:
-        self._capacity = capacity
-        self._users: OrderedDict[str, User] = OrderedDict()
-
-    def get(self, user_id: str) -> User | None:
-        user = self._users.get(user_id)
-        if user is not None:
-            self._users.move_to_end(user_id)
-        return user
-
-    def put(self, user: User) -> None:
-        self._users[user.id] = user
-        self._users.move_to_end(user.id)
-        while len(self._users) > self._capacity:
-            self._users.popitem(last=False)
-
-    def drop(self, user_id: str) -> None:
-        self._users.pop(user_id, None)
-
-
 class AccountService:
     def __init__(
         self,
         database: Database,
         hasher: PasswordHasher,
         sessions: SessionService,
-        revoker: Revoker,
         clock: Clock,
         *,
-        cache_size: int = 100_000,
+        table: UserTable,
+        subjects: Subjects,
+        ender: SessionEnder,
+        trail: AuditTrail,
+        registration_open: bool = True,
     ) -> None:
         self._db = database
         self._hasher = hasher
         self._sessions = sessions
-        self._revoker = revoker
         self._clock = clock
-        self._cache = _UserCache(cache_size)
+        self._table = table
+        self._subjects = subjects
+        self._ender = ender
+        self._trail = trail
+        self._registration_open = registration_open
 
     def __repr__(self) -> str:
-        return "AccountService()"
+        return f"AccountService(registration={'open' if self._registration_open else 'closed'})"
 
     async def register(
         self, email: str, password: str, name: str | None, ctx: RequestContext
     ) -> User:
+        """``POST /auth/register``; 403 ``REGISTRATION_CLOSED`` under ``REGISTRATION=closed``."""
+        if not self._registration_open:
+            raise RegistrationClosed(
+                "Registration is closed: accounts are created by an operator or the app"
+            )
+        return await self._create(email, password, name, ctx)
+
+    async def create_user(self, email: str, password: str, name: str | None) -> User:
+        """For the CLI: an account, whether or not registration is open."""
+        return await self._create(email, password, name, RequestContext(None, "tokensmith-cli"))
+
+    async def _create(
+        self, email: str, password: str, name: str | None, ctx: RequestContext
+    ) -> User:
         password_hash = await self._hasher.hash(password)
-        now = self._clock.now().replace(microsecond=0)
+        now = whole_seconds(self._clock.now())
         user = User(id=str(uuid.uuid4()), email=normalise_email(email), name=name, created_at=now)
         async with self._db.transaction(write=True) as uow:
             await uow.users.add(user, password_hash)  # raises EmailTaken
-            await uow.audit.add(
-                AuditEvent(AuditKind.REGISTER, now, user.id, None, ctx.ip, ctx.user_agent)
-            )
-        self._cache.put(user)
+            await self._trail.record(uow, AuditKind.REGISTER, now, ctx, user_id=user.id)
+        self._table.remember(user)
         return user
 
-    async def login(self, email: str, password: str, ctx: RequestContext) -> LoginResult:
+    async def login(
+        self, email: str, password: str, ctx: RequestContext, *, remember: bool = True
+    ) -> LoginResult:
         """Unknown email and wrong password give the same error after the same work (one argon2
         verification either way), so neither the answer nor its timing tells them apart."""
         email_key = normalise_email(email)
@@ -105,67 +122,79 @@ class AccountService:
             await self._audit_failed_login(email_key, record.user.id if record else None, ctx)
             raise InvalidCredentials()
         user = record.user
+        subject = await self._subject_of(record)
+        if subject is None:
+            await self._audit_failed_login(email_key, user.id, ctx)
+            raise InvalidCredentials()
+        hook_claims = await self._subjects.claims(subject)
         # Hash outside the transaction: no lock is held while argon2 runs.
         rehashed = (
             await self._hasher.hash(password)
             if self._hasher.needs_rehash(record.password_hash)
             else None
         )
-        async with self._db.transaction(write=True) as uow:
+        async with self._ender.transaction() as ending:
             if rehashed is not None:
-                await uow.users.set_password_hash(user.id, rehashed)
-            tokens = await self._sessions.start(uow, user, ctx)
-            await uow.audit.add(
-                AuditEvent(
-                    AuditKind.LOGIN,
-                    self._clock.now(),
-                    user.id,
-                    tokens.session_id,
-                    ctx.ip,
-                    ctx.user_agent,
-                )
+                await ending.uow.users.set_password_hash(user.id, rehashed)
+            tokens = await self._sessions.open(
+                ending,
+                subject,
+                ctx,
+                amr=("pwd",),
+                remember=remember,
+                hook_claims=hook_claims,
+                via="password",
             )
-        self._cache.put(user)
-        return LoginResult(user, tokens)
+        self._table.remember(user)
+        return LoginResult(user, replace(tokens, user=user))
+
+    async def _subject_of(self, record: UserRecord) -> Subject | None:
+        """The directory's answer for an account that just passed its password check: the
+        account itself when the table is the directory, else whatever the directory says."""
+        if self._subjects.is_own_table:
+            user = record.user
+            return Subject(user.id, email=user.email, name=user.name)
+        subject = await self._subjects.get(record.user.id)
+        return subject if subject is not None and subject.active else None
 
     async def _audit_failed_login(
         self, email_key: str, user_id: str | None, ctx: RequestContext
     ) -> None:
         async with self._db.transaction(write=True) as uow:
-            await uow.audit.add(
-                AuditEvent(
-                    AuditKind.LOGIN_FAILED,
-                    self._clock.now(),
-                    user_id,
-                    None,
-                    ctx.ip,
-                    ctx.user_agent,
-                    {"email": email_key[:320], "known_user": user_id is not None},
-                )
+            await self._trail.record(
+                uow,
+                AuditKind.LOGIN_FAILED,
+                whole_seconds(self._clock.now()),
+                ctx,
+                user_id=user_id,
+                email=email_key[:320],
+                known_user=user_id is not None,
             )
 
-    async def get_user(self, user_id: str) -> User:
-        """The user of a valid access token; from the cache after the first read."""
-        user = self._cache.get(user_id)
-        if user is not None:
-            return user
+    async def _check_password(self, user_id: str, password: str) -> UserRecord:
+        """The account of a signed-in user whose password was just typed again."""
         async with self._db.transaction() as uow:
             record = await uow.users.by_id(user_id)
         if record is None or record.disabled_at is not None:
             raise TokenRevoked("This account no longer exists or is disabled")
-        self._cache.put(record.user)
-        return record.user
+        if not await self._hasher.verify(record.password_hash, password):
+            raise PasswordMismatch()
+        return record
 
-    async def email_of(self, uow: UnitOfWork, user_id: str) -> str | None:
-        """For refresh: the email to put in the new access token (None: user gone or disabled)."""
-        user = self._cache.get(user_id)
-        if user is not None:
-            return user.email
-        record = await uow.users.by_id(user_id)
-        if record is None or record.disabled_at is not None:
-            return None
-        self._cache.put(record.user)
-        return record.user.email
+    async def reauthenticate(
+        self,
+        access: AccessClaims,
+        password: str,
+        ctx: RequestContext,
+        *,
+        refresh_token: str | None = None,
+    ) -> IssuedTokens:
+        """``POST /auth/reauthenticate``: the password again renews the session's
+        ``auth_time`` (a wrong one is 403, the token being fine)."""
+        await self._check_password(access.sub, password)
+        return await self._sessions.reauthenticate(
+            access, ctx, amr=("pwd",), refresh_token=refresh_token
+        )
 
     async def change_password(
         self,
@@ -176,67 +205,41 @@ class AccountService:
         ctx: RequestContext,
     ) -> int:
         """Change the password and end every *other* session; returns how many ended."""
-        async with self._db.transaction() as uow:
-            record = await uow.users.by_id(user_id)
-        if record is None:
-            raise TokenRevoked("This account no longer exists")
-        if not await self._hasher.verify(record.password_hash, current_password):
-            raise InvalidCredentials("The current password is wrong")
+        try:
+            await self._check_password(user_id, current_password)
+        except PasswordMismatch:
+            raise PasswordMismatch("The current password is wrong") from None
         new_hash = await self._hasher.hash(new_password)
-        now = self._clock.now().replace(microsecond=0)
-        async with self._db.transaction(write=True) as uow:
-            await uow.users.set_password_hash(user_id, new_hash)
-            others = [
-                sid
-                for sid in await uow.sessions.revocable_ids_for_user(
-                    user_id, now - self._revoker.horizon
-                )
-                if sid != session_id
-            ]
-            revoked = await self._sessions.end(
-                others, RevokeReason.PASSWORD_CHANGED, uow=uow, now=now
+        async with self._ender.transaction() as ending:
+            await ending.uow.users.set_password_hash(user_id, new_hash)
+            others = [sid for sid in await ending.revocable_ids(user_id) if sid != session_id]
+            ended = await ending.end(others, RevokeReason.PASSWORD_CHANGED)
+            await ending.record(
+                AuditKind.PASSWORD_CHANGED,
+                ctx,
+                user_id=user_id,
+                session_id=session_id,
+                ended=ended,
+                sessions_revoked=len(ended),
             )
-            await uow.audit.add(
-                AuditEvent(
-                    AuditKind.PASSWORD_CHANGED,
-                    now,
-                    user_id,
-                    session_id,
-                    ctx.ip,
-                    ctx.user_agent,
-                    {"sessions_revoked": len(revoked)},
-                )
-            )
-        await self._revoker.announce(self._revoker.revocations_for(revoked, now))
-        return len(revoked)
-
-    async def create_user(self, email: str, password: str, name: str | None) -> User:
-        """For the CLI: the same as registering, with no request behind it."""
-        return await self.register(email, password, name, RequestContext(None, "tokensmith-cli"))
+        return len(ended)
 
     async def disable(self, email: str, ctx: RequestContext) -> int:
         """Disable an account: it can no longer log in, and its sessions end at once."""
-        now = self._clock.now().replace(microsecond=0)
-        async with self._db.transaction(write=True) as uow:
-            record = await uow.users.by_email(normalise_email(email))
+        async with self._ender.transaction() as ending:
+            record = await ending.uow.users.by_email(normalise_email(email))
             if record is None:
                 raise NotFound(f"No user with the email {normalise_email(email)!r}")
-            await uow.users.disable(record.user.id, now)
-            ids = await uow.sessions.revocable_ids_for_user(
-                record.user.id, now - self._revoker.horizon
+            await ending.uow.users.disable(record.user.id, ending.now)
+            ended = await ending.end(
+                await ending.revocable_ids(record.user.id), RevokeReason.USER_DISABLED
             )
-            revoked = await self._sessions.end(ids, RevokeReason.USER_DISABLED, uow=uow, now=now)
-            await uow.audit.add(
-                AuditEvent(
-                    AuditKind.USER_DISABLED,
-                    now,
-                    record.user.id,
-                    None,
-                    ctx.ip,
-                    ctx.user_agent,
-                    {"sessions_revoked": len(revoked)},
-                )
+            await ending.record(
+                AuditKind.USER_DISABLED,
+                ctx,
+                user_id=record.user.id,
+                ended=ended,
+                sessions_revoked=len(ended),
             )
-        self._cache.drop(record.user.id)
-        await self._revoker.announce(self._revoker.revocations_for(revoked, now))
-        return len(revoked)
+        self._table.forget(record.user.id)
+        return len(ended)

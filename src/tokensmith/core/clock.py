@@ -6,13 +6,23 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-__all__ = ["Clock", "ManualClock", "SystemClock"]
+__all__ = ["Clock", "ManualClock", "SystemClock", "aware", "whole_seconds"]
 
 
 class Clock(Protocol):
     def now(self) -> datetime:
         """The current time, timezone-aware in UTC."""
         ...
+
+
+def whole_seconds(when: datetime) -> datetime:
+    """Token times are whole seconds (NumericDate); session times match them exactly."""
+    return when.replace(microsecond=0)
+
+
+def aware(when: datetime) -> datetime:
+    """``when`` as an aware UTC time (a database may hand back naive UTC)."""
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 class SystemClock:

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tokensmith.core.directory import Subject
 
 __all__ = [
     "AccessClaims",
@@ -45,6 +48,10 @@ class RevokeReason(StrEnum):
     PASSWORD_CHANGED = "password_changed"  # noqa: S105 - an event name, not a password
     REUSE_DETECTED = "reuse_detected"
     USER_DISABLED = "user_disabled"
+    USER_GONE = "user_gone"
+    """The user directory no longer knows the user, or says they are inactive (contract 8)."""
+    SESSION_LIMIT = "session_limit"
+    """``MAX_SESSIONS_PER_USER``: the least recently used session made room for a new one."""
     ADMIN = "admin"
 
 
@@ -72,6 +79,19 @@ class SessionRecord:
     user_agent: str | None = None
     revoked_at: datetime | None = None
     revoked_reason: RevokeReason | None = None
+    auth_time: datetime | None = None
+    """When the user last authenticated in this session (login or reauthentication); the access
+    tokens' ``auth_time``. ``None`` for rows older than the column: ``created_at`` then."""
+    amr: tuple[str, ...] = ()
+    """How they authenticated (RFC 8176 values such as ``pwd``, ``otp``, ``mfa``)."""
+    claims: dict[str, Any] | None = field(default=None, compare=False)
+    """Claims given when the session started (``POST /auth/sessions``), in every access token."""
+    persistent: bool = True
+    """``False`` for ``remember: false``: a short session whose cookie ends with the browser."""
+
+    @property
+    def authenticated_at(self) -> datetime:
+        return self.auth_time if self.auth_time is not None else self.created_at
 
     def is_active(self, now: datetime) -> bool:
         return self.revoked_at is None and self.refresh_expires_at > now
@@ -87,13 +107,36 @@ class Revocation:
 
 @dataclass(frozen=True, slots=True)
 class AccessClaims:
+    """A verified access token's claims; what ``Depends(auth.principal)`` gives a route.
+
+    Registered claims are attributes; so is any other claim the token carries (the claims hook's
+    ``roles``, ``tenant``, ...): ``principal.tenant``. A claim the token lacks is an
+    ``AttributeError``; ``principal.get("tenant")`` returns ``None`` instead.
+    """
+
     sub: str
     sid: str
     jti: str
-    email: str
+    email: str | None
     iat: int
     exp: int
     raw: dict[str, Any] = field(repr=False, compare=False)
+    auth_time: int | None = None
+    """When the user authenticated (RFC 9470 / OpenID Connect ``auth_time``)."""
+    amr: tuple[str, ...] = ()
+    scopes: frozenset[str] = frozenset()
+    """The ``scope`` claim, split on spaces (RFC 8693 section 4.2)."""
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for names that are not fields: the token's other claims.
+        raw = object.__getattribute__(self, "raw")
+        if name in raw and not name.startswith("_"):
+            return raw[name]
+        raise AttributeError(f"the access token has no {name!r} claim")
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """Any claim of the token by name, or ``default``."""
+        return self.raw.get(name, default)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,11 +150,21 @@ class RefreshClaims:
 
 @dataclass(frozen=True, slots=True)
 class IssuedTokens:
+    """What a login, a session start, a refresh or a reauthentication hands out.
+
+    ``refresh_token`` is ``None`` only after a reauthentication that had no refresh token to
+    rotate (the client's current one stays valid).
+    """
+
     access_token: str = field(repr=False)
-    refresh_token: str = field(repr=False)
+    refresh_token: str | None = field(repr=False)
     expires_in_s: int
     refresh_expires_in_s: int
     session_id: str
+    persistent: bool = True
+    """``False``: a ``remember: false`` session; its cookies get no ``Max-Age``."""
+    user: User | Subject | None = None
+    """Who the session is for, on a new session (the login response's ``user``)."""
 
 
 class AuditKind(StrEnum):
@@ -126,6 +179,11 @@ class AuditKind(StrEnum):
     SESSION_REVOKED = "session_revoked"
     PASSWORD_CHANGED = "password_changed"  # noqa: S105 - an event name, not a password
     USER_DISABLED = "user_disabled"
+    REAUTHENTICATED = "reauthenticated"
+    SESSION_EVICTED = "session_evicted"
+    """A new session past ``MAX_SESSIONS_PER_USER`` ended the least recently used one."""
+    USER_GONE = "user_gone"
+    """A refresh found the user gone or inactive in the directory; the session ended."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,8 +66,11 @@ class SessionRepository(Protocol):
         refresh_expires_at: datetime,
         ip: str | None,
         user_agent: str | None,
+        auth_time: datetime | None = None,
+        amr: Sequence[str] | None = None,
     ) -> None:
-        """Make ``new_hash`` current and keep the old current hash as previous."""
+        """Make ``new_hash`` current and keep the old current hash as previous; ``auth_time``
+        and ``amr``, when given, replace the session's (a reauthentication)."""
         ...
 
     async def rotate_if_current(
@@ -81,11 +84,22 @@ class SessionRepository(Protocol):
         refresh_expires_cap: datetime,
         ip: str | None,
         user_agent: str | None,
-    ) -> tuple[datetime, int] | None:
+    ) -> SessionRecord | None:
         """Atomically rotate a live session (not revoked, before its maximum age) whose current
         hash is ``presented_hash``, in ONE statement; the new refresh expiry is the earlier of
-        ``refresh_expires_cap`` and the session's end. Returns (refresh expiry, generation), or
-        None when the row did not match."""
+        ``refresh_expires_cap`` and the session's end. Returns the session as it is after the
+        rotation, or None when the row did not match."""
+        ...
+
+    async def renew_authentication(
+        self, session_id: str, *, auth_time: datetime, amr: Sequence[str]
+    ) -> None:
+        """Record a reauthentication: the session's new ``auth_time`` and ``amr``."""
+        ...
+
+    async def live_ids_least_recent_first(self, user_id: str, now: datetime) -> list[str]:
+        """The user's live sessions (not revoked, refresh token unexpired), the one used least
+        recently first."""
         ...
 
     async def revoke(

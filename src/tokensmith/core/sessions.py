@@ -1,59 +1,59 @@
-"""Sessions: a session is one login; refresh tokens rotate inside it.
+"""Sessions: a session is one login; refresh tokens rotate inside it (:mod:`.rotation`).
 
-Rotation (contract 5.3, RFC 9700 section 4.14.2): every refresh spends the presented token and
-returns a successor. A token presented again within the reuse grace returns the *same* successor
-(a lost response or two tabs racing must not log anyone out); past the grace, or once the successor
-has itself been rotated, it is theft and the whole session is revoked in the same transaction that
-saw it.
+A session starts from a password login (:mod:`.accounts`) or for a subject the app or a service
+client authenticated itself (:meth:`SessionService.start`, contract 8); it ends by logout, logout
+everywhere, deletion, a password change, a disabled or departed user, refresh-token reuse or the
+per-user session limit, always through :class:`~tokensmith.core.ending.SessionEnder`.
 """
 
 from __future__ import annotations
 
-import logging
+import re
 import secrets
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any, Final
 
+from tokensmith.core.audit import RequestContext, clip_user_agent
+from tokensmith.core.claims import check_claims
 from tokensmith.core.clock import Clock
+from tokensmith.core.directory import Subject
+from tokensmith.core.ending import Ending, SessionEnder
 from tokensmith.core.ids import new_session_id
+from tokensmith.core.issuing import Issuer
 from tokensmith.core.models import (
     AccessClaims,
-    AuditEvent,
     AuditKind,
     IssuedTokens,
     RefreshClaims,
     RevokeReason,
     SessionRecord,
-    User,
 )
-from tokensmith.core.ports import Database, UnitOfWork
+from tokensmith.core.ports import Database
 from tokensmith.core.revoker import Revoker
+from tokensmith.core.rotation import Rotation
+from tokensmith.core.subjects import Subjects
 from tokensmith.core.tokens import TokenCodec, hash_jti
 from tokensmith.errors import (
-    InvalidRefreshToken,
+    InvalidCredentials,
+    LogoutTokenMissing,
     NotFound,
-    RefreshTokenExpired,
-    SessionRevoked,
-    TokenReuseDetected,
     TokenRevoked,
+    ValidationError,
 )
 
-__all__ = ["EmailLookup", "RequestContext", "SessionPolicy", "SessionService"]
+__all__ = [
+    "MAX_SUBJECT_LENGTH",
+    "RequestContext",
+    "SessionPolicy",
+    "SessionService",
+    "check_amr",
+    "check_subject_id",
+]
 
-EmailLookup = Callable[[UnitOfWork, str], Awaitable[str | None]]
-"""``await email_of(uow, user_id)``: the email for a new access token, or None for a user that is
-gone or disabled."""
-
-log = logging.getLogger("tokensmith.sessions")
-
-
-@dataclass(frozen=True, slots=True)
-class RequestContext:
-    """Who is asking, for the session list and the audit log."""
-
-    ip: str | None = None
-    user_agent: str | None = None
+MAX_SUBJECT_LENGTH: Final = 255
+_AMR_VALUE = re.compile(r"^[A-Za-z0-9_.:-]{1,32}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +61,34 @@ class SessionPolicy:
     refresh_ttl: timedelta
     max_age: timedelta
     reuse_grace: timedelta
+    short_max_age: timedelta = timedelta(hours=12)
+    """Lifetime of a session opened with ``remember=False``."""
+    max_per_user: int = 0
+    """Live sessions a user may have (0: no limit); a new one past it ends the least recently
+    used."""
     cleanup_after: timedelta = timedelta(days=1)
     """Expired session rows are deleted this long after their last refresh token expired."""
+
+
+def check_subject_id(subject_id: object) -> str:
+    """A subject id fit for ``sub``: a non-empty string of at most 255 characters."""
+    if not isinstance(subject_id, str):
+        raise ValidationError(f"subject: must be a string, not {type(subject_id).__name__}")
+    if not subject_id or len(subject_id) > MAX_SUBJECT_LENGTH:
+        raise ValidationError(f"subject: must be 1 to {MAX_SUBJECT_LENGTH} characters")
+    return subject_id
+
+
+def check_amr(amr: object) -> tuple[str, ...]:
+    """Authentication method references (RFC 8176: ``pwd``, ``otp``, ``mfa``, ...)."""
+    if isinstance(amr, str) or not isinstance(amr, Sequence):
+        raise ValidationError("amr: a list of method names such as ['pwd'], not a string")
+    values = tuple(amr)
+    if len(values) > 10 or not all(isinstance(v, str) and _AMR_VALUE.match(v) for v in values):
+        raise ValidationError(
+            "amr: at most 10 method names of 1 to 32 letters, digits or '_.:-' (RFC 8176)"
+        )
+    return values
 
 
 class SessionService:
@@ -73,279 +99,169 @@ class SessionService:
         revoker: Revoker,
         policy: SessionPolicy,
         clock: Clock,
+        *,
+        subjects: Subjects,
+        ender: SessionEnder,
+        rotation: Rotation,
+        issuer: Issuer,
     ) -> None:
         self._db = database
         self._codec = codec
         self._revoker = revoker
         self._policy = policy
         self._clock = clock
-        self._emails: dict[str, str] = {}
-        self.observer: Callable[[str], None] | None = None
-        """Optional hook told each successful refresh: ``"rotated"`` or ``"grace"`` (metrics)."""
+        self._subjects = subjects
+        self._ender = ender
+        self._rotation = rotation
+        self._issuer = issuer
 
     def __repr__(self) -> str:
         return f"SessionService(grace={self._policy.reuse_grace})"
 
+    @property
+    def observer(self) -> Callable[[str], None] | None:
+        """Optional hook told each successful refresh: ``"rotated"`` or ``"grace"`` (metrics)."""
+        return self._rotation.observer
+
+    @observer.setter
+    def observer(self, value: Callable[[str], None] | None) -> None:
+        self._rotation.observer = value
+
     # -- starting ----------------------------------------------------------------------------
 
-    async def start(self, uow: UnitOfWork, user: User, ctx: RequestContext) -> IssuedTokens:
-        """Open a session for ``user`` inside the caller's transaction (the login)."""
-        self.remember_email(user.id, user.email)
-        now = _whole_seconds(self._clock.now())
-        session_id = new_session_id()
-        jti = secrets.token_urlsafe(16)
-        expires_at = now + self._policy.max_age
-        refresh_exp = min(now + self._policy.refresh_ttl, expires_at)
-        await uow.sessions.add(
-            SessionRecord(
-                id=session_id,
-                user_id=user.id,
-                created_at=now,
-                last_used_at=now,
-                expires_at=expires_at,
-                refresh_expires_at=refresh_exp,
-                current_hash=hash_jti(jti),
-                ip=ctx.ip,
-                user_agent=_clip(ctx.user_agent),
+    async def start(
+        self,
+        subject_id: str,
+        ctx: RequestContext,
+        *,
+        amr: Sequence[str] = ("pwd",),
+        remember: bool = True,
+        claims: Mapping[str, Any] | None = None,
+        via: str = "start_session",
+    ) -> IssuedTokens:
+        """Open a session for a subject authenticated elsewhere (contract 8).
+
+        The directory must know the subject and say it is active (else
+        :class:`InvalidCredentials`); ``claims`` are kept with the session and carried into
+        every access token it gets. ``IssuedTokens.user`` says who the session is for.
+        """
+        subject_id = check_subject_id(subject_id)
+        amr = check_amr(amr)
+        session_claims = check_claims(claims, "the session's claims") if claims else None
+        subject = await self._subjects.get(subject_id)
+        if subject is None or not subject.active:
+            raise InvalidCredentials("This user cannot start a session: unknown or deactivated")
+        hook_claims = await self._subjects.claims(subject)
+        profile = await self._subjects.profile(subject)
+        async with self._ender.transaction() as ending:
+            tokens = await self.open(
+                ending,
+                subject,
+                ctx,
+                amr=amr,
+                remember=remember,
+                hook_claims=hook_claims,
+                session_claims=session_claims,
+                via=via,
             )
+        return replace(tokens, user=profile)
+
+    async def open(
+        self,
+        ending: Ending,
+        subject: Subject,
+        ctx: RequestContext,
+        *,
+        amr: Sequence[str],
+        remember: bool,
+        hook_claims: Mapping[str, Any],
+        session_claims: dict[str, Any] | None = None,
+        via: str,
+    ) -> IssuedTokens:
+        """Open a session inside the caller's transaction (a login, or :meth:`start`). Past
+        ``MAX_SESSIONS_PER_USER`` the user's least recently used sessions end first."""
+        now = ending.now
+        await self._make_room(ending, subject.id, ctx)
+        max_age = self._policy.max_age if remember else self._policy.short_max_age
+        expires_at = now + max_age
+        jti = secrets.token_urlsafe(16)
+        session = SessionRecord(
+            id=new_session_id(),
+            user_id=subject.id,
+            created_at=now,
+            last_used_at=now,
+            expires_at=expires_at,
+            refresh_expires_at=min(now + self._policy.refresh_ttl, expires_at),
+            current_hash=hash_jti(jti),
+            ip=ctx.ip,
+            user_agent=clip_user_agent(ctx.user_agent),
+            auth_time=now,
+            amr=tuple(amr),
+            claims=session_claims,
+            persistent=remember,
         )
-        refresh = self._codec.issue_refresh(
-            user_id=user.id,
-            session_id=session_id,
-            jti=jti,
-            iat=int(now.timestamp()),
-            exp=int(refresh_exp.timestamp()),
+        await ending.uow.sessions.add(session)
+        await ending.record(
+            AuditKind.LOGIN,
+            ctx,
+            user_id=subject.id,
+            session_id=session.id,
+            via=via,
+            amr=list(amr),
+            remember=remember,
         )
-        return self._issue(user.id, user.email, session_id, refresh, refresh_exp, now)
+        refresh = self._issuer.refresh_token(session, jti, now)
+        return self._issuer.tokens(session, subject, hook_claims, refresh_token=refresh, now=now)
+
+    async def _make_room(self, ending: Ending, user_id: str, ctx: RequestContext) -> None:
+        limit = self._policy.max_per_user
+        if limit <= 0:
+            return
+        live = await ending.uow.sessions.live_ids_least_recent_first(user_id, ending.now)
+        excess = len(live) - limit + 1
+        if excess <= 0:
+            return
+        evicted = await ending.end(live[:excess], RevokeReason.SESSION_LIMIT)
+        if evicted:
+            await ending.record(
+                AuditKind.SESSION_EVICTED, ctx, user_id=user_id, ended=evicted, limit=limit
+            )
 
     # -- rotating ----------------------------------------------------------------------------
 
-    async def refresh(
-        self, refresh_token: str, email_of: EmailLookup, ctx: RequestContext
-    ) -> IssuedTokens:
-        """Rotate ``refresh_token``; see the module docstring for the rules."""
-        claims = self._codec.verify_refresh(refresh_token)
-        presented = hash_jti(claims.jti)
-        fast = await self._rotate_in_one_statement(claims, presented, ctx)
-        if fast is not None:
-            return fast
-        revoked: list[str] = []
-        outcome = "rotated"
-        async with self._db.transaction(write=True) as uow:
-            now = _whole_seconds(self._clock.now())
-            session = await uow.sessions.lock(claims.sid)
-            if session is None or session.user_id != claims.sub:
-                raise InvalidRefreshToken("This refresh token belongs to no known session")
-            if session.revoked_at is not None:
-                if session.revoked_reason is RevokeReason.REUSE_DETECTED:
-                    raise TokenReuseDetected()
-                raise SessionRevoked()
-            if session.expires_at <= now or session.refresh_expires_at <= now - self._leeway:
-                raise RefreshTokenExpired("The session has reached its maximum age: log in again")
-            email = await email_of(uow, session.user_id)
-            if email is None:  # the user was deleted or disabled
-                raise SessionRevoked()
-            self.remember_email(session.user_id, email)
-            if session.current_hash == presented:
-                tokens = await self._rotate(uow, session, claims, email, now, ctx)
-            elif self._within_grace(session, presented, now):
-                outcome = "grace"
-                tokens = self._replay_successor(session, claims, email, now)
-                await uow.audit.add(
-                    self._event(
-                        AuditKind.REFRESH_GRACE,
-                        session,
-                        ctx,
-                        now,
-                        {
-                            "seconds_since_rotation": _seconds(now - _aware(session.rotated_at)),
-                        },
-                    )
-                )
-            else:
-                revoked = await self._revoke_for_reuse(uow, session, claims, now, ctx)
-        if revoked:
-            await self._revoker.announce(self._revoker.revocations_for(revoked, now))
-            raise TokenReuseDetected()
-        if self.observer is not None:
-            self.observer(outcome)
-        return tokens
+    async def refresh(self, refresh_token: str, ctx: RequestContext) -> IssuedTokens:
+        """Rotate ``refresh_token`` (contract 5.3; :mod:`tokensmith.core.rotation`)."""
+        return await self._rotation.refresh(refresh_token, ctx)
 
-    async def _rotate_in_one_statement(
-        self, claims: RefreshClaims, presented: str, ctx: RequestContext
-    ) -> IssuedTokens | None:
-        """The common case, a live session presenting its current token, as one conditional
-        UPDATE outside any explicit transaction: the row (or SQLite's write lock) is held for one
-        statement instead of a whole read-decide-write round trip.
-
-        Returns None whenever anything is unusual (the token is not current, the session is
-        revoked or at its maximum age, the user's email is not known here): the locking path
-        then decides, with the full rules.
-        """
-        email = self._emails.get(claims.sub)
-        if email is None:
-            return None
-        now = _whole_seconds(self._clock.now())
-        successor_jti = self._codec.successor_jti(claims.jti)
-        async with self._db.autocommit() as uow:
-            rotated = await uow.sessions.rotate_if_current(
-                claims.sid,
-                user_id=claims.sub,
-                presented_hash=presented,
-                new_hash=hash_jti(successor_jti),
-                rotated_at=now,
-                refresh_expires_cap=now + self._policy.refresh_ttl,
-                ip=ctx.ip,
-                user_agent=_clip(ctx.user_agent),
-            )
-            if rotated is None:
-                return None
-            refresh_exp, generation = rotated
-            await uow.audit.add(
-                AuditEvent(
-                    AuditKind.REFRESH,
-                    now,
-                    claims.sub,
-                    claims.sid,
-                    ctx.ip,
-                    _clip(ctx.user_agent),
-                    {"generation": generation},
-                )
-            )
-        refresh = self._codec.issue_refresh(
-            user_id=claims.sub,
-            session_id=claims.sid,
-            jti=successor_jti,
-            iat=int(now.timestamp()),
-            exp=int(refresh_exp.timestamp()),
-        )
-        if self.observer is not None:
-            self.observer("rotated")
-        return self._issue(claims.sub, email, claims.sid, refresh, refresh_exp, now)
-
-    def remember_email(self, user_id: str, email: str) -> None:
-        """Keep ``user_id``'s email for new access tokens (bounded; emails never change through
-        the API, and a disabled user's sessions are revoked, which the rotation checks)."""
-        if len(self._emails) >= 100_000:
-            self._emails.clear()
-        self._emails[user_id] = email
-
-    @property
-    def _leeway(self) -> timedelta:
-        return self._codec.policy.leeway
-
-    def _within_grace(self, session: SessionRecord, presented: str, now: datetime) -> bool:
-        return (
-            self._policy.reuse_grace > timedelta(0)  # 0 disables the grace, even in one second
-            and session.previous_hash == presented
-            and session.rotated_at is not None
-            and now - _aware(session.rotated_at) <= self._policy.reuse_grace
-        )
-
-    async def _rotate(
+    async def reauthenticate(
         self,
-        uow: UnitOfWork,
-        session: SessionRecord,
-        claims: RefreshClaims,
-        email: str,
-        now: datetime,
+        access: AccessClaims,
         ctx: RequestContext,
+        *,
+        amr: Sequence[str] = ("pwd",),
+        refresh_token: str | None = None,
     ) -> IssuedTokens:
-        successor_jti = self._codec.successor_jti(claims.jti)
-        refresh_exp = min(now + self._policy.refresh_ttl, _aware(session.expires_at))
-        await uow.sessions.save_rotation(
-            session.id,
-            new_hash=hash_jti(successor_jti),
-            rotated_at=now,
-            refresh_expires_at=refresh_exp,
-            ip=ctx.ip,
-            user_agent=_clip(ctx.user_agent),
-        )
-        await uow.audit.add(
-            self._event(
-                AuditKind.REFRESH,
-                session,
-                ctx,
-                now,
-                {
-                    "generation": session.generation + 1,
-                },
-            )
-        )
-        refresh = self._codec.issue_refresh(
-            user_id=session.user_id,
-            session_id=session.id,
-            jti=successor_jti,
-            iat=int(now.timestamp()),
-            exp=int(refresh_exp.timestamp()),
-        )
-        return self._issue(session.user_id, email, session.id, refresh, refresh_exp, now)
-
-    def _replay_successor(
-        self, session: SessionRecord, claims: RefreshClaims, email: str, now: datetime
-    ) -> IssuedTokens:
-        """Within the grace: the same successor token, rebuilt from the derived ``jti`` and the
-        rotation time, plus a fresh access token."""
-        assert session.rotated_at is not None
-        successor_jti = self._codec.successor_jti(claims.jti)
-        if hash_jti(successor_jti) != session.current_hash:  # keys changed mid-grace
-            raise TokenReuseDetected("This refresh token was already used")
-        refresh_exp = _aware(session.refresh_expires_at)
-        refresh = self._codec.issue_refresh(
-            user_id=session.user_id,
-            session_id=session.id,
-            jti=successor_jti,
-            iat=int(_aware(session.rotated_at).timestamp()),
-            exp=int(refresh_exp.timestamp()),
-        )
-        return self._issue(session.user_id, email, session.id, refresh, refresh_exp, now)
-
-    async def _revoke_for_reuse(
-        self,
-        uow: UnitOfWork,
-        session: SessionRecord,
-        claims: RefreshClaims,
-        now: datetime,
-        ctx: RequestContext,
-    ) -> list[str]:
-        revoked = await uow.sessions.revoke(
-            [session.id], at=now, reason=RevokeReason.REUSE_DETECTED
-        )
-        await uow.revocations.add(self._revoker.revocations_for(revoked, now))
-        rotated_at = _aware(session.rotated_at) if session.rotated_at else None
-        is_previous = session.previous_hash == hash_jti(claims.jti)
-        await uow.audit.add(
-            self._event(
-                AuditKind.REUSE_DETECTED,
-                session,
-                ctx,
-                now,
-                {
-                    # Exact for the token replaced last; for older tokens a lower bound.
-                    "seconds_since_rotation": _seconds(now - rotated_at) if rotated_at else None,
-                    "exact": is_previous,
-                    "token_issued_at": claims.iat,
-                    "generation": session.generation,
-                },
-            )
-        )
-        log.warning("refresh token reuse detected; session revoked")
-        return revoked
+        """Renew ``auth_time`` in the access token's session: the user just proved who they
+        are again (the caller checked how)."""
+        return await self._rotation.reauthenticate(access, refresh_token, ctx, amr=check_amr(amr))
 
     # -- ending ------------------------------------------------------------------------------
 
-    async def end(
-        self,
-        session_ids: list[str],
-        reason: RevokeReason,
-        *,
-        uow: UnitOfWork,
-        now: datetime,
-    ) -> list[str]:
-        """Revoke sessions inside the caller's transaction; the caller announces after commit."""
-        revoked = await uow.sessions.revoke(session_ids, at=now, reason=reason)
-        await uow.revocations.add(self._revoker.revocations_for(revoked, now))
-        return revoked
+    async def logout_with(
+        self, access_token: str | None, refresh_token: str | None, ctx: RequestContext
+    ) -> None:
+        """``POST /auth/logout``: end the session of the Bearer token and/or the refresh token.
+        An expired token still names its session well enough to end it; a bad one is refused
+        (401), and neither token is :class:`LogoutTokenMissing` (400)."""
+        access = (
+            self._codec.verify_access(access_token, check_expiry=False) if access_token else None
+        )
+        refresh = (
+            self._codec.verify_refresh(refresh_token, check_expiry=False) if refresh_token else None
+        )
+        if access is None and refresh is None:
+            raise LogoutTokenMissing()
+        await self.logout(access, refresh, ctx)
 
     async def logout(
         self,
@@ -355,63 +271,61 @@ class SessionService:
     ) -> None:
         """End the session named by either token. Logging out twice is fine."""
         named = {c.sid: c.sub for c in (access, refresh) if c is not None}
-        now = _whole_seconds(self._clock.now())
-        async with self._db.transaction(write=True) as uow:
-            owned = {
-                sid: user_id
-                for sid, user_id in named.items()
-                if (s := await uow.sessions.get(sid)) is not None and s.user_id == user_id
-            }
-            revoked = await self.end(list(owned), RevokeReason.LOGOUT, uow=uow, now=now)
-            for sid in revoked:
-                event = AuditEvent(
-                    AuditKind.LOGOUT, now, owned[sid], sid, ctx.ip, _clip(ctx.user_agent)
-                )
-                await uow.audit.add(event)
-        await self._revoker.announce(self._revoker.revocations_for(revoked, now))
+        async with self._ender.transaction() as ending:
+            for sid, user_id in named.items():
+                session = await ending.uow.sessions.get(sid)
+                if session is None or session.user_id != user_id:
+                    continue
+                ended = await ending.end([sid], RevokeReason.LOGOUT)
+                if ended:
+                    await ending.record(
+                        AuditKind.LOGOUT, ctx, user_id=user_id, session_id=sid, ended=ended
+                    )
 
     async def logout_all(self, user_id: str, ctx: RequestContext) -> int:
-        now = _whole_seconds(self._clock.now())
-        async with self._db.transaction(write=True) as uow:
-            ids = await uow.sessions.revocable_ids_for_user(user_id, now - self._revoker.horizon)
-            revoked = await self.end(ids, RevokeReason.LOGOUT_ALL, uow=uow, now=now)
-            await uow.audit.add(
-                AuditEvent(
-                    AuditKind.LOGOUT_ALL,
-                    now,
-                    user_id,
-                    None,
-                    ctx.ip,
-                    _clip(ctx.user_agent),
-                    {"revoked": len(revoked)},
-                )
+        async with self._ender.transaction() as ending:
+            ended = await ending.end(await ending.revocable_ids(user_id), RevokeReason.LOGOUT_ALL)
+            await ending.record(
+                AuditKind.LOGOUT_ALL, ctx, user_id=user_id, ended=ended, revoked=len(ended)
             )
-        await self._revoker.announce(self._revoker.revocations_for(revoked, now))
-        return len(revoked)
+        return len(ended)
 
     async def revoke_one(self, user_id: str, session_id: str, ctx: RequestContext) -> None:
         """``DELETE /auth/sessions/{id}``: 404 unless the session is the caller's."""
-        now = _whole_seconds(self._clock.now())
-        async with self._db.transaction(write=True) as uow:
-            session = await uow.sessions.get(session_id)
-            if session is None or session.user_id != user_id or not session.is_active(now):
+        async with self._ender.transaction() as ending:
+            session = await ending.uow.sessions.get(session_id)
+            if session is None or session.user_id != user_id or not session.is_active(ending.now):
                 raise NotFound("No such session")
-            revoked = await self.end([session_id], RevokeReason.SESSION_DELETED, uow=uow, now=now)
-            await uow.audit.add(
-                AuditEvent(
-                    AuditKind.SESSION_REVOKED,
-                    now,
-                    user_id,
-                    session_id,
-                    ctx.ip,
-                    _clip(ctx.user_agent),
-                )
+            ended = await ending.end([session_id], RevokeReason.SESSION_DELETED)
+            await ending.record(
+                AuditKind.SESSION_REVOKED,
+                ctx,
+                user_id=user_id,
+                session_id=session_id,
+                ended=ended,
             )
-        await self._revoker.announce(self._revoker.revocations_for(revoked, now))
+
+    # -- reading -----------------------------------------------------------------------------
 
     async def list_active(self, user_id: str) -> list[SessionRecord]:
         async with self._db.transaction() as uow:
             return await uow.sessions.list_active(user_id, self._clock.now())
+
+    async def live_refresh_session(self, claims: RefreshClaims) -> SessionRecord | None:
+        """The session of a refresh token if that token is its live one (introspection)."""
+        now = self._clock.now()
+        async with self._db.transaction() as uow:
+            session = await uow.sessions.get(claims.sid)
+        if (
+            session is None
+            or session.user_id != claims.sub
+            or not session.is_active(now)
+            or session.expires_at <= now
+            # Only the live token of the session is active; a rotated one is spent.
+            or session.current_hash != hash_jti(claims.jti)
+        ):
+            return None
+        return session
 
     async def cleanup(self) -> tuple[int, int]:
         """Delete session rows and revocation records that can no longer matter."""
@@ -429,55 +343,3 @@ class SessionService:
         if self._revoker.is_revoked(claims.sid):
             raise TokenRevoked()
         return claims
-
-    # -- helpers -----------------------------------------------------------------------------
-
-    def _issue(
-        self,
-        user_id: str,
-        email: str,
-        session_id: str,
-        refresh: str,
-        refresh_exp: datetime,
-        now: datetime,
-    ) -> IssuedTokens:
-        access = self._codec.issue_access(
-            user_id=user_id, session_id=session_id, email=email, now=now
-        )
-        return IssuedTokens(
-            access_token=access,
-            refresh_token=refresh,
-            expires_in_s=int(self._codec.policy.access_ttl.total_seconds()),
-            refresh_expires_in_s=max(0, int((refresh_exp - now).total_seconds())),
-            session_id=session_id,
-        )
-
-    @staticmethod
-    def _event(
-        kind: AuditKind,
-        session: SessionRecord,
-        ctx: RequestContext,
-        now: datetime,
-        detail: dict[str, object],
-    ) -> AuditEvent:
-        return AuditEvent(
-            kind, now, session.user_id, session.id, ctx.ip, _clip(ctx.user_agent), dict(detail)
-        )
-
-
-def _whole_seconds(when: datetime) -> datetime:
-    """Token times are whole seconds (NumericDate); session times match them exactly."""
-    return when.replace(microsecond=0)
-
-
-def _aware(when: datetime | None) -> datetime:
-    assert when is not None
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
-
-
-def _seconds(delta: timedelta) -> float:
-    return round(delta.total_seconds(), 3)
-
-
-def _clip(user_agent: str | None) -> str | None:
-    return user_agent[:512] if user_agent else None

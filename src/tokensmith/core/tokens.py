@@ -14,16 +14,19 @@ import hmac
 import json
 import re
 import secrets
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
 from jwt.utils import base64url_decode, base64url_encode
 
+from tokensmith.core.claims import TOKEN_LIMIT_BYTES, largest_claim
 from tokensmith.core.clock import Clock
 from tokensmith.core.keys import KeySet
 from tokensmith.core.models import AccessClaims, RefreshClaims
 from tokensmith.errors import (
+    ClaimsError,
     InvalidRefreshToken,
     InvalidToken,
     RefreshTokenExpired,
@@ -43,8 +46,9 @@ __all__ = [
 
 ACCESS_TYP: Final = "at+jwt"  # RFC 9068 section 2.1
 REFRESH_TYP: Final = "rt+jwt"
-MAX_TOKEN_BYTES: Final = 8192
-"""Our tokens are ~400 bytes; anything this large is refused before any parsing."""
+MAX_TOKEN_BYTES: Final = TOKEN_LIMIT_BYTES
+"""Our tokens are ~400 bytes plus the app's claims; anything larger is refused before any parsing,
+and an access token whose claims would make it larger is never issued."""
 
 _VERIFIED_CAPACITY = 10_000
 """Access tokens remembered after verifying (about 1 KiB each)."""
@@ -69,7 +73,7 @@ class _Kind:
     required_strings: tuple[str, ...]
 
 
-_ACCESS = _Kind(ACCESS_TYP, InvalidToken, TokenExpired, ("sub", "sid", "jti", "email"))
+_ACCESS = _Kind(ACCESS_TYP, InvalidToken, TokenExpired, ("sub", "sid", "jti"))
 _REFRESH = _Kind(REFRESH_TYP, InvalidRefreshToken, RefreshTokenExpired, ("sub", "sid", "jti"))
 
 
@@ -109,9 +113,22 @@ class TokenCodec:
 
     # -- issuing -----------------------------------------------------------------------------
 
-    def issue_access(self, *, user_id: str, session_id: str, email: str, now: datetime) -> str:
+    def issue_access(
+        self,
+        *,
+        user_id: str,
+        session_id: str,
+        now: datetime,
+        email: str | None = None,
+        auth_time: datetime | None = None,
+        amr: Sequence[str] = (),
+        extra: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Sign an access token. ``extra`` (the app's claims, already checked against the
+        reserved names) never replaces a registered claim. Raises
+        :class:`~tokensmith.errors.ClaimsError` when the token would exceed 8 KiB."""
         iat = int(now.timestamp())
-        claims = {
+        claims: dict[str, Any] = {
             "iss": self._policy.issuer,
             "aud": self._policy.audience,
             "sub": user_id,
@@ -119,9 +136,23 @@ class TokenCodec:
             "jti": secrets.token_urlsafe(16),
             "iat": iat,
             "exp": iat + int(self._policy.access_ttl.total_seconds()),
-            "email": email,
         }
-        return self._sign(self._access_header, claims, self._access_keys)
+        if email is not None:
+            claims["email"] = email
+        # OpenID Connect Core section 2: when the user authenticated, and how (RFC 8176).
+        claims["auth_time"] = int((auth_time or now).timestamp())
+        claims["amr"] = list(amr)
+        if extra:
+            for name, value in extra.items():
+                claims.setdefault(name, value)
+        token = self._sign(self._access_header, claims, self._access_keys)
+        if len(token) > MAX_TOKEN_BYTES:
+            name, size = largest_claim(extra) if extra else ("sub", len(user_id))
+            raise ClaimsError(
+                f"the access token would be {len(token)} bytes, over the {MAX_TOKEN_BYTES}-byte "
+                f"limit; its largest claim is {name!r} ({size} bytes of JSON)"
+            )
+        return token
 
     def issue_refresh(self, *, user_id: str, session_id: str, jti: str, iat: int, exp: int) -> str:
         """Sign a refresh token. Deterministic (HMAC): the same claims give the same token, which
@@ -169,16 +200,7 @@ class TokenCodec:
         if verified is not None:
             self._check_times(verified.raw, _ACCESS, check_expiry)
             return verified
-        claims = self._verify(token, self._access_keys, _ACCESS, check_expiry)
-        verified = AccessClaims(
-            sub=claims["sub"],
-            sid=claims["sid"],
-            jti=claims["jti"],
-            email=claims["email"],
-            iat=claims["iat"],
-            exp=claims["exp"],
-            raw=claims,
-        )
+        verified = _access_claims(self._verify(token, self._access_keys, _ACCESS, check_expiry))
         if len(self._verified) >= _VERIFIED_CAPACITY:
             self._verified.clear()
         self._verified[token] = verified
@@ -233,6 +255,35 @@ class TokenCodec:
             raise invalid("The token is not valid yet (nbf)")
         if check_expiry and claims["exp"] <= now - leeway:
             raise kind.expired()
+
+
+def _access_claims(claims: dict[str, Any]) -> AccessClaims:
+    """The typed view of a verified access token's claims; the optional ones are type-checked
+    here (a token of ours always has them right, so a wrong type means it is not ours)."""
+    email = claims.get("email")
+    if email is not None and not isinstance(email, str):
+        raise InvalidToken("The token's 'email' claim is not a string")
+    auth_time = claims.get("auth_time")
+    if auth_time is not None and not _is_numeric_date(auth_time):
+        raise InvalidToken("The token's 'auth_time' claim is not a whole number")
+    amr = claims.get("amr", [])
+    if not isinstance(amr, list) or not all(isinstance(m, str) for m in amr):
+        raise InvalidToken("The token's 'amr' claim is not a list of strings")
+    scope = claims.get("scope")
+    if scope is not None and not isinstance(scope, str):
+        raise InvalidToken("The token's 'scope' claim is not a string")
+    return AccessClaims(
+        sub=claims["sub"],
+        sid=claims["sid"],
+        jti=claims["jti"],
+        email=email,
+        iat=claims["iat"],
+        exp=claims["exp"],
+        raw=claims,
+        auth_time=auth_time,
+        amr=tuple(amr),
+        scopes=frozenset(scope.split()) if scope else frozenset(),
+    )
 
 
 def verify_signature(

@@ -57,7 +57,7 @@ def create_app(
             max_age=600,
         )
     metrics = Metrics(auth.services, prefix=auth.prefix)
-    metrics.install(app)
+    metrics.install(app, auth.errors)
     app.state.metrics = metrics
     # Outermost, so every answer (413s and CORS preflights included) has a request id.
     app.add_middleware(RequestLogMiddleware)

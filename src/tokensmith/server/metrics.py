@@ -4,8 +4,9 @@ What is counted where:
 
 * request count and latency, and login outcomes: :class:`MetricsMiddleware`, a pure ASGI
   middleware (one ``perf_counter`` pair and two cached-child increments a request);
-* 401s by contract code and failed refreshes by outcome: a wrapper around the error handler of
-  :class:`~tokensmith.errors.TokensmithError`, so the code is known without parsing bodies;
+* 401s by contract code and failed refreshes by outcome: an observer of the app's
+  :class:`~tokensmith.web.errors.ErrorPresenter`, told of every error answer (the 413 of the body
+  limit and 422s of malformed JSON included), so the code is known without parsing bodies;
 * successful refreshes (``rotated`` or ``grace``): the optional ``SessionService.observer`` hook,
   the one thing only the core knows;
 * active sessions and the revocation-set size: gauges computed when ``/metrics`` is scraped (the
@@ -38,10 +39,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tokensmith.errors import ServiceUnavailable, TokensmithError
 
 if TYPE_CHECKING:
-    from fastapi import FastAPI, Request
-    from fastapi.responses import JSONResponse
+    from fastapi import FastAPI
 
     from tokensmith.runtime import Services
+    from tokensmith.web.errors import ErrorPresenter
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics", "MetricsMiddleware"]
 
@@ -65,6 +66,9 @@ _REFRESH_OUTCOMES: Final = {
     "CSRF_FAILED": "csrf_failed",
     "RATE_LIMITED": "rate_limited",
     "SERVICE_UNAVAILABLE": "error",
+    "VALIDATION_ERROR": "invalid_request",
+    "PAYLOAD_TOO_LARGE": "invalid_request",
+    "INTERNAL_ERROR": "error",
 }
 
 
@@ -137,20 +141,15 @@ class Metrics:
 
     # -- wiring ------------------------------------------------------------------------------
 
-    def install(self, app: FastAPI) -> None:
-        """Count refresh outcomes (core hook), error codes (error handler) and requests
-        (middleware). Call after the Tokensmith integration is installed."""
-        from tokensmith.web.errors import error_response
-
+    def install(self, app: FastAPI, errors: ErrorPresenter) -> None:
+        """Count refresh outcomes (core hook), error codes (the presenter's observer) and
+        requests (middleware)."""
         self._services.sessions.observer = self.refresh_succeeded
 
-        async def counted(request: Request, exc: Exception) -> JSONResponse:
-            assert isinstance(exc, TokensmithError)
-            response = error_response(exc)
-            self.error_answered(_route_of(request.scope), exc.code, response.status_code)
-            return response
+        def observed(scope: Scope, error: TokensmithError, status: int) -> None:
+            self.error_answered(_route_of(scope), error.code, status)
 
-        app.add_exception_handler(TokensmithError, counted)
+        errors.observe(observed)
         app.add_middleware(MetricsMiddleware, metrics=self)
 
     # -- counting ----------------------------------------------------------------------------
@@ -177,9 +176,6 @@ class Metrics:
         children[1].observe(seconds)
         if route == self._login_path and method == "POST":
             self.logins.labels(_LOGIN_OUTCOMES.get(status, "error")).inc()
-        elif route == self._refresh_path and (status == 422 or status >= 500):
-            # Errors the TokensmithError handler never sees (bad JSON, crashes).
-            self.refreshes.labels("invalid_request" if status == 422 else "error").inc()
 
     # -- scraping ----------------------------------------------------------------------------
 

@@ -1,60 +1,110 @@
-"""The ONE table from error code to HTTP status and ``WWW-Authenticate``; and the handlers.
+"""Error presentation, in one place: the status table, the challenges, the body, the handlers.
 
 Every error body is ``{"error": message, "code": CODE}`` (422 adds ``details``), contract 4.
+:data:`STATUS` maps each error *class* to its HTTP status; a subclass without an entry takes its
+nearest parent's (so :class:`~tokensmith.errors.PasswordMismatch` is ``INVALID_CREDENTIALS`` with
+403, and an app's own subclass of a tokensmith error answers like its parent).
+:class:`ErrorPresenter` is what turns an error into a response, for the exception handlers and the
+body-size middleware alike, and tells its observers (metrics) about each answer.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Final
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope
 
 from tokensmith.errors import (
     AuthenticationError,
+    CsrfFailed,
+    EmailNotVerified,
+    EmailTaken,
+    HookFailed,
     InsufficientScope,
     InvalidClient,
+    InvalidCredentials,
+    InvalidRefreshToken,
+    InvalidResetToken,
+    InvalidToken,
+    LogoutTokenMissing,
+    MethodNotAllowed,
+    NotFound,
     NoToken,
+    PasswordMismatch,
+    PayloadTooLarge,
     RateLimited,
+    RefreshTokenExpired,
+    RefreshTokenRequired,
+    RegistrationClosed,
     ServiceUnavailable,
+    SessionRevoked,
     StepUpRequired,
+    TokenExpired,
+    TokenReuseDetected,
+    TokenRevoked,
     TokensmithError,
     ValidationError,
+    error_from_code,
 )
 
-__all__ = ["STATUS", "error_response", "install_error_handlers"]
+__all__ = [
+    "STATUS",
+    "ErrorObserver",
+    "ErrorPresenter",
+    "error_response",
+    "status_of",
+    "www_authenticate",
+]
 
 log = logging.getLogger("tokensmith.web")
 
-STATUS: dict[str, int] = {
-    "NO_TOKEN": 401,
-    "TOKEN_EXPIRED": 401,
-    "INVALID_TOKEN": 401,
-    "TOKEN_REVOKED": 401,
-    "INVALID_CREDENTIALS": 401,
-    "INVALID_CLIENT": 401,
-    "STEP_UP_REQUIRED": 401,
-    "REFRESH_TOKEN_REQUIRED": 401,
-    "INVALID_REFRESH_TOKEN": 401,
-    "REFRESH_TOKEN_EXPIRED": 401,
-    "TOKEN_REUSE_DETECTED": 401,
-    "SESSION_REVOKED": 401,
-    "INVALID_RESET_TOKEN": 400,
-    "CSRF_FAILED": 403,
-    "INSUFFICIENT_SCOPE": 403,
-    "EMAIL_NOT_VERIFIED": 403,
-    "REGISTRATION_CLOSED": 403,
-    "NOT_FOUND": 404,
-    "METHOD_NOT_ALLOWED": 405,
-    "EMAIL_TAKEN": 409,
-    "PAYLOAD_TOO_LARGE": 413,
-    "VALIDATION_ERROR": 422,
-    "RATE_LIMITED": 429,
-    "SERVICE_UNAVAILABLE": 503,
+STATUS: Final[dict[type[TokensmithError], int]] = {
+    NoToken: 401,
+    LogoutTokenMissing: 400,
+    TokenExpired: 401,
+    InvalidToken: 401,
+    TokenRevoked: 401,
+    InvalidCredentials: 401,
+    PasswordMismatch: 403,
+    InvalidClient: 401,
+    StepUpRequired: 401,
+    RefreshTokenRequired: 401,
+    InvalidRefreshToken: 401,
+    RefreshTokenExpired: 401,
+    TokenReuseDetected: 401,
+    SessionRevoked: 401,
+    InvalidResetToken: 400,
+    CsrfFailed: 403,
+    InsufficientScope: 403,
+    EmailNotVerified: 403,
+    RegistrationClosed: 403,
+    NotFound: 404,
+    MethodNotAllowed: 405,
+    EmailTaken: 409,
+    PayloadTooLarge: 413,
+    ValidationError: 422,
+    RateLimited: 429,
+    ServiceUnavailable: 503,
 }
+"""HTTP status by error class (contract 4). Errors outside the table are 500."""
+
+_LOG_ONLY: Final = (HookFailed,)
+"""Errors whose message is for the operator's log: the client gets the class's generic one."""
+
+
+def status_of(error: TokensmithError) -> int:
+    for cls in type(error).__mro__:
+        status = STATUS.get(cls)
+        if status is not None:
+            return status
+    return 500
+
 
 REALM = "tokensmith"
 
@@ -91,11 +141,13 @@ def _quoted(text: str) -> str:
     return text.replace("\\", "").replace('"', "'")
 
 
-def error_response(error: TokensmithError, status: int | None = None) -> JSONResponse:
-    body: dict[str, Any] = {"error": error.message, "code": error.code}
+def error_response(error: TokensmithError) -> JSONResponse:
+    """The contract's answer for ``error``: status from :data:`STATUS`, the challenge, and
+    ``Retry-After`` where it applies. Never cacheable."""
+    message = ServiceUnavailable.default_message if isinstance(error, _LOG_ONLY) else error.message
+    body: dict[str, Any] = {"error": message, "code": error.code}
     if isinstance(error, ValidationError):
         body["details"] = error.details
-    status = status or STATUS.get(error.code, 500)
     headers: dict[str, str] = {"Cache-Control": "no-store"}
     if (challenge := www_authenticate(error)) is not None:
         headers["WWW-Authenticate"] = challenge
@@ -103,21 +155,75 @@ def error_response(error: TokensmithError, status: int | None = None) -> JSONRes
         headers["Retry-After"] = str(error.retry_after_s)
     if isinstance(error, ServiceUnavailable):
         headers["Retry-After"] = "5"
-    return JSONResponse(body, status_code=status, headers=headers)
+    return JSONResponse(body, status_code=status_of(error), headers=headers)
 
 
-async def _tokensmith_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, TokensmithError)
-    return error_response(exc)
+ErrorObserver = Callable[[Scope, TokensmithError, int], None]
+"""``observer(scope, error, status)``: told of every error answer (metrics count them)."""
+
+_HTTP_CODES: Final = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}
 
 
-async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    details = [_detail(e) for e in exc.errors()]
-    first = details[0] if details else {"message": "invalid request"}
-    where = ".".join(str(p) for p in first.get("loc", []) if p != "body")
-    message = f"{where}: {first['message']}" if where else str(first["message"])
-    return error_response(ValidationError(message, details))
+class ErrorPresenter:
+    """Turns errors into answers and tells the observers; one per app."""
+
+    def __init__(self) -> None:
+        self._observers: list[ErrorObserver] = []
+
+    def __repr__(self) -> str:
+        return f"ErrorPresenter(observers={len(self._observers)})"
+
+    def observe(self, observer: ErrorObserver) -> None:
+        self._observers.append(observer)
+
+    def present(self, scope: Scope, error: TokensmithError) -> JSONResponse:
+        if isinstance(error, _LOG_ONLY):
+            # The app's directory or hook failed: the details are for the operator (the log line
+            # carries the request id), never for the client.
+            cause = error.__cause__
+            log.error(
+                "%s; answered 503",
+                error.message,
+                exc_info=(type(cause), cause, cause.__traceback__) if cause is not None else None,
+            )
+        response = error_response(error)
+        for observer in self._observers:
+            observer(scope, error, response.status_code)
+        return response
+
+    def install(self, app: FastAPI) -> None:
+        """The exception handlers of ``app``: every error leaves in the contract's shape."""
+        app.add_exception_handler(TokensmithError, self._tokensmith_error)
+        app.add_exception_handler(RequestValidationError, self._validation_error)
+        app.add_exception_handler(StarletteHTTPException, self._http_error)
+        app.add_exception_handler(Exception, self._unexpected)
+
+    async def _tokensmith_error(self, request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, TokensmithError)
+        return self.present(request.scope, exc)
+
+    async def _validation_error(self, request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        details = [_detail(e) for e in exc.errors()]
+        first = details[0] if details else {"message": "invalid request"}
+        where = ".".join(str(p) for p in first.get("loc", []) if p != "body")
+        message = f"{where}: {first['message']}" if where else str(first["message"])
+        return self.present(request.scope, ValidationError(message, details))
+
+    async def _http_error(self, request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        code = _HTTP_CODES.get(exc.status_code)
+        if code is None:
+            body = {"error": str(exc.detail), "code": f"HTTP_{exc.status_code}"}
+            return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+        response = self.present(request.scope, error_from_code(code))
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+
+    async def _unexpected(self, request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return self.present(request.scope, TokensmithError("Internal error"))
 
 
 def _detail(error: Any) -> dict[str, Any]:
@@ -127,32 +233,3 @@ def _detail(error: Any) -> dict[str, Any]:
         "message": str(error.get("msg", "invalid")).removeprefix("Value error, "),
         "type": str(error.get("type", "invalid")),
     }
-
-
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, StarletteHTTPException)
-    code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}.get(
-        exc.status_code
-    )
-    if code is None:
-        body = {"error": str(exc.detail), "code": f"HTTP_{exc.status_code}"}
-        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
-    from tokensmith.errors import error_from_code
-
-    response = error_response(error_from_code(code))
-    if exc.headers:
-        response.headers.update(exc.headers)
-    return response
-
-
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
-    body = {"error": "Internal error", "code": "INTERNAL_ERROR"}
-    return JSONResponse(body, status_code=500, headers={"Cache-Control": "no-store"})
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(TokensmithError, _tokensmith_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected)

@@ -8,25 +8,29 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tokensmith.errors import PayloadTooLarge
+from tokensmith.web.errors import ErrorPresenter
 
 __all__ = ["MAX_BODY_BYTES", "BodyLimit", "SecurityHeaders"]
 
 MAX_BODY_BYTES = 64 * 1024
 
 
-def _too_large_body() -> bytes:
-    return json.dumps(
-        {"error": "Request body is larger than 64 KiB", "code": "PAYLOAD_TOO_LARGE"}
-    ).encode()
-
-
 class BodyLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+    """The 413 is rendered by the app's :class:`ErrorPresenter`, like every other error."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        presenter: ErrorPresenter | None = None,
+        max_bytes: int = MAX_BODY_BYTES,
+    ) -> None:
         self.app = app
+        self.presenter = presenter or ErrorPresenter()
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -40,7 +44,7 @@ class BodyLimit:
                 except ValueError:
                     too_large = False
                 if too_large:
-                    await self._reject(send)
+                    await self._reject(scope, send)
                     return
         received = 0
         started = False
@@ -58,7 +62,7 @@ class BodyLimit:
                     # exception raised here into their own 400, so none is raised.
                     rejected = True
                     if not started:
-                        await self._reject(send)
+                        await self._reject(scope, send)
                     return {"type": "http.disconnect"}
             return message
 
@@ -72,22 +76,15 @@ class BodyLimit:
 
         await self.app(scope, limited_receive, guarded_send)
 
-    @staticmethod
-    async def _reject(send: Send) -> None:
-        body = _too_large_body()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"cache-control", b"no-store"),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+    async def _reject(self, scope: Scope, send: Send) -> None:
+        response = self.presenter.present(scope, PayloadTooLarge())
+        # The rest of the body is never read: the connection cannot be reused.
+        response.headers["Connection"] = "close"
+        await response(scope, _no_receive, send)
+
+
+async def _no_receive() -> Message:
+    return {"type": "http.disconnect"}
 
 
 class SecurityHeaders:

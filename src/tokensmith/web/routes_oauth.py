@@ -15,32 +15,24 @@ Both read ``application/x-www-form-urlencoded`` bodies as the RFCs require.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
-from tokensmith.core.models import AccessClaims, RefreshClaims
-from tokensmith.core.tokens import hash_jti
-from tokensmith.errors import (
-    InvalidRefreshToken,
-    InvalidToken,
-    RefreshTokenExpired,
-    TokenExpired,
-    TokenRevoked,
-    ValidationError,
-)
+from tokensmith.core.clients import ServiceClient
+from tokensmith.core.introspection import Introspector
+from tokensmith.errors import ValidationError
+from tokensmith.web.client_auth import ClientAuthenticator
+from tokensmith.web.context import request_context
+from tokensmith.web.ratelimit import RateLimits
 from tokensmith.web.responses import errors
-
-if TYPE_CHECKING:
-    from tokensmith.web.integration import Tokensmith
+from tokensmith.web.transport import ClientAddress
 
 __all__ = ["oauth_routes"]
 
 _FORM: Final = "application/x-www-form-urlencoded"
-_INACTIVE: Final = {"active": False}
-_NOT_OURS = (InvalidToken, TokenExpired, TokenRevoked, InvalidRefreshToken, RefreshTokenExpired)
 
 _FORM_BODY: dict[str, Any] = {
     "requestBody": {
@@ -64,9 +56,13 @@ _FORM_BODY: dict[str, Any] = {
 }
 
 
-def oauth_routes(ts: Tokensmith) -> APIRouter:
+def oauth_routes(
+    introspector: Introspector,
+    authenticate_client: ClientAuthenticator,
+    limits: RateLimits,
+    addresses: ClientAddress,
+) -> APIRouter:
     router = APIRouter()
-    authenticate_client = ts.client_auth
 
     @router.post(
         "/introspect",
@@ -78,26 +74,14 @@ def oauth_routes(ts: Tokensmith) -> APIRouter:
             **errors(),
         },
     )
-    async def introspect(request: Request) -> Response:
+    async def introspect(
+        request: Request, client: ServiceClient = Depends(authenticate_client)
+    ) -> Response:
         """RFC 7662: is this token active, and whose is it? ``{"active": false}`` for anything
         invalid, expired or revoked. Needs a service client (``SERVICE_CLIENTS`` with HTTP Basic,
         or ``INTROSPECTION_SECRET`` as Basic or Bearer)."""
-        await authenticate_client(request)
         token, hint = await _token_form(request)
-        order = (
-            (_refresh_info, _access_info)
-            if hint == "refresh_token"
-            else (
-                _access_info,
-                _refresh_info,
-            )
-        )
-        for describe in order:
-            try:
-                return JSONResponse(await describe(ts, token))
-            except _NOT_OURS:
-                continue
-        return JSONResponse(_INACTIVE)
+        return JSONResponse(await introspector.describe(token, hint))
 
     @router.post(
         "/revoke",
@@ -114,86 +98,13 @@ def oauth_routes(ts: Tokensmith) -> APIRouter:
         """RFC 7009: end the session of an access or refresh token. Always 200 for a token, valid
         or not; client credentials are optional but must be right when sent with HTTP Basic."""
         await authenticate_client.optional(request)
-        ctx = ts.context(request)
-        await ts.rate_limits.hit("refresh", ctx.ip or "-")
+        ctx = request_context(addresses, request)
+        await limits.hit("refresh", ctx.ip or "-")
         token, hint = await _token_form(request)
-        codec = ts.services.codec
-        access: AccessClaims | None = None
-        refresh: RefreshClaims | None = None
-        # An expired token still names its session, as on /auth/logout.
-        if hint == "refresh_token":
-            refresh = _try(lambda: codec.verify_refresh(token, check_expiry=False))
-        access = None if refresh else _try(lambda: codec.verify_access(token, check_expiry=False))
-        if access is None and refresh is None and hint != "refresh_token":
-            refresh = _try(lambda: codec.verify_refresh(token, check_expiry=False))
-        if access is not None or refresh is not None:
-            await ts.services.sessions.logout(access, refresh, ctx)
+        await introspector.revoke(token, hint, ctx)
         return Response(status_code=200)
 
     return router
-
-
-def _try(verify: Any) -> Any:
-    try:
-        return verify()
-    except (InvalidToken, InvalidRefreshToken):
-        return None
-
-
-async def _access_info(ts: Tokensmith, token: str) -> dict[str, Any]:
-    claims = ts.services.sessions.authenticate(token)  # signature, expiry, revocation
-    user = await ts.services.accounts.get_user(claims.sub)  # TokenRevoked when disabled
-    return {
-        "active": True,
-        "token_type": "Bearer",  # RFC 7662 section 2.2 / RFC 6749 section 7.1
-        "token_use": "access",
-        **_common(ts, claims.raw),
-        "username": user.email,
-        "email": user.email,
-    }
-
-
-async def _refresh_info(ts: Tokensmith, token: str) -> dict[str, Any]:
-    claims = ts.services.codec.verify_refresh(token)
-    now = ts.services.clock.now()
-    async with ts.services.database.transaction() as uow:
-        session = await uow.sessions.get(claims.sid)
-    if (
-        session is None
-        or session.user_id != claims.sub
-        or not session.is_active(now)
-        or session.expires_at <= now
-        # Only the live token of the session is active; a rotated one is spent.
-        or session.current_hash != hash_jti(claims.jti)
-    ):
-        raise InvalidRefreshToken()
-    user = await ts.services.accounts.get_user(claims.sub)
-    raw = {
-        "sub": claims.sub,
-        "sid": claims.sid,
-        "jti": claims.jti,
-        "iat": claims.iat,
-        "exp": claims.exp,
-    }
-    return {
-        "active": True,
-        "token_use": "refresh",
-        **_common(ts, raw),
-        "username": user.email,
-        "email": user.email,
-    }
-
-
-def _common(ts: Tokensmith, claims: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "sub": claims["sub"],
-        "sid": claims["sid"],
-        "jti": claims["jti"],
-        "iat": claims["iat"],
-        "exp": claims["exp"],
-        "iss": ts.settings.jwt_issuer,
-        "aud": ts.settings.jwt_audience,
-    }
 
 
 async def _token_form(request: Request) -> tuple[str, str | None]:

@@ -129,11 +129,13 @@ class CookieTransport:
         self,
         response: Response,
         refresh_token: str,
-        max_age_s: int,
+        max_age_s: int | None,
         *,
         secure: bool,
         csrf: str | None = None,
     ) -> None:
+        """Set both cookies; ``max_age_s=None`` makes them session cookies (no ``Max-Age``:
+        they end with the browser, for ``remember: false``)."""
         secure = secure or self.always_secure or self.samesite == "None"
         samesite = self.samesite.lower()
         response.set_cookie(

@@ -183,8 +183,22 @@ function tick() {
   value.dataset.state = info.expiresInMs <= info.refreshLeadMs + 1000 ? "soon" : "ok";
   bar.style.transform = `scaleX(${info.lifetimeMs ? info.expiresInMs / info.lifetimeMs : 0})`;
   $("token-lifetime").textContent = formatSpan(info.lifetimeMs);
+  renderClaims(info);
   $("session-id").textContent = info.sessionId ?? "–";
   $("token-lead").textContent = `about ${formatSpan(info.refreshLeadMs)} before expiry`;
+}
+
+/** What the access token says about the login: its scopes and when the user authenticated. */
+function renderClaims(info) {
+  const scopes = $("token-scopes");
+  const text = info.scopes.length ? info.scopes.join(" ") : "none";
+  if (scopes.textContent !== text) scopes.textContent = text;
+  const authTime = $("token-auth-time");
+  const iso = info.authTime ? info.authTime.toISOString() : "";
+  if (authTime.dateTime !== iso) {
+    authTime.dateTime = iso;
+    authTime.textContent = info.authTime ? dateFormat.format(info.authTime) : "–";
+  }
 }
 
 function startCountdown() {
@@ -441,7 +455,8 @@ function setupForms(selectTab) {
     const button = loginForm.querySelector("button[type=submit]");
     await busy(button, async () => {
       try {
-        const user = await auth.login(email.value.trim(), password.value);
+        const remember = $("login-remember").checked;
+        const user = await auth.login(email.value.trim(), password.value, { remember });
         loginForm.reset();
         showAccount(user, { focus: true });
         announce(`Signed in as ${user.email}.`, "success");

@@ -30,12 +30,18 @@ export type ServerErrorCode =
   | "INVALID_TOKEN"
   | "TOKEN_REVOKED"
   | "INVALID_CREDENTIALS"
+  | "INVALID_CLIENT"
+  | "STEP_UP_REQUIRED"
   | "REFRESH_TOKEN_REQUIRED"
   | "INVALID_REFRESH_TOKEN"
   | "REFRESH_TOKEN_EXPIRED"
   | "TOKEN_REUSE_DETECTED"
   | "SESSION_REVOKED"
+  | "INVALID_RESET_TOKEN"
   | "CSRF_FAILED"
+  | "INSUFFICIENT_SCOPE"
+  | "EMAIL_NOT_VERIFIED"
+  | "REGISTRATION_CLOSED"
   | "EMAIL_TAKEN"
   | "NOT_FOUND"
   | "METHOD_NOT_ALLOWED"
@@ -115,6 +121,10 @@ export interface TokenInfo {
   sessionId: string | null;
   /** The user id (`sub` claim). */
   userId: string | null;
+  /** The token's scopes (`scope` claim, split on spaces); empty without one. */
+  scopes: string[];
+  /** When the user authenticated (`auth_time` claim), kept across refreshes. */
+  authTime: Date | null;
   /** Counts refreshes across the tabs of the origin. */
   generation: number;
 }
@@ -138,8 +148,11 @@ export interface AuthClient {
   readonly transport: Transport;
   /** The normalized base URL (with a trailing slash). */
   readonly baseUrl: string;
-  /** Log in; in cookie transport the refresh token is set as an HttpOnly cookie. */
-  login(email: string, password: string): Promise<User>;
+  /**
+   * Log in; in cookie transport the refresh token is set as an HttpOnly cookie.
+   * `remember: false` opens a short session whose cookie ends with the browser.
+   */
+  login(email: string, password: string, options?: { remember?: boolean }): Promise<User>;
   /** Create an account (does not log in). */
   register(email: string, password: string, name?: string): Promise<User>;
   /** End this session here, in the other tabs and on the server. */

@@ -714,12 +714,14 @@ export function createAuthClient(options = {}) {
     }
   }
 
-  async function login(email, password) {
+  async function login(email, password, options = {}) {
     const cookie = transport === "cookie";
     const requestedAt = now();
+    // remember: false asks for a short session whose cookie ends with the browser.
+    const payload = options.remember === false ? { email, password, remember: false } : { email, password };
     const response = await postJson(
       "auth/login",
-      { email, password },
+      payload,
       cookie ? { "X-Token-Transport": "cookie" } : {},
       cookie ? "include" : "omit",
     );
@@ -848,6 +850,8 @@ export function createAuthClient(options = {}) {
       expiresAt: new Date(Date.now() + remaining),
       sessionId: currentSid(),
       userId: claims && typeof claims.sub === "string" ? claims.sub : null,
+      scopes: claims && typeof claims.scope === "string" ? claims.scope.split(" ").filter(Boolean) : [],
+      authTime: claims && Number.isInteger(claims.auth_time) ? new Date(claims.auth_time * 1000) : null,
       generation,
     };
   }
@@ -916,8 +920,9 @@ function randomId() {
 }
 
 /**
- * The payload of a JWT, read without verifying it: used only for the session id (`sid`) and
- * subject, never for expiry (that is measured on this client's clock) or any trust decision.
+ * The payload of a JWT, read without verifying it: used only to show the session id (`sid`),
+ * subject, scopes and login time, never for expiry (that is measured on this client's clock) or
+ * any trust decision.
  */
 function decodeClaims(token) {
   try {

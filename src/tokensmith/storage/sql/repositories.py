@@ -90,6 +90,8 @@ class SqlUserRepository:
 
 def _session(row: RowMapping) -> SessionRecord:
     reason = row["revoked_reason"]
+    amr = row["amr"]
+    claims = row["claims"]
     return SessionRecord(
         id=row["id"],
         user_id=row["user_id"],
@@ -105,7 +107,16 @@ def _session(row: RowMapping) -> SessionRecord:
         user_agent=row["user_agent"],
         revoked_at=row["revoked_at"],
         revoked_reason=RevokeReason(reason) if reason else None,
+        auth_time=row["auth_time"],
+        amr=tuple(amr.split()) if amr else (),
+        claims=json.loads(claims) if claims else None,
+        persistent=bool(row["persistent"]),
     )
+
+
+def _amr(amr: Sequence[str]) -> str | None:
+    # RFC 8176 method names have no spaces (checked where they come in).
+    return " ".join(amr) if amr else None
 
 
 # The refresh hot path's two statements, built once: constructing a Core statement and its
@@ -137,7 +148,7 @@ _ROTATE_IF_CURRENT = (
         ip=bindparam("ip"),
         user_agent=bindparam("ua"),
     )
-    .returning(sessions.c.refresh_expires_at, sessions.c.generation)
+    .returning(*sessions.c)
 )
 _INSERT_AUDIT = insert(audit_log)
 
@@ -159,6 +170,12 @@ class SqlSessionRepository:
                 generation=0,
                 ip=session.ip,
                 user_agent=session.user_agent,
+                auth_time=session.auth_time,
+                amr=_amr(session.amr),
+                claims=json.dumps(session.claims, separators=(",", ":"))
+                if session.claims
+                else None,
+                persistent=session.persistent,
             )
         )
 
@@ -182,21 +199,47 @@ class SqlSessionRepository:
         refresh_expires_at: datetime,
         ip: str | None,
         user_agent: str | None,
+        auth_time: datetime | None = None,
+        amr: Sequence[str] | None = None,
+    ) -> None:
+        values: dict[str, Any] = {
+            "previous_hash": sessions.c.current_hash,
+            "current_hash": new_hash,
+            "rotated_at": rotated_at,
+            "last_used_at": rotated_at,
+            "refresh_expires_at": refresh_expires_at,
+            "generation": sessions.c.generation + 1,
+            "ip": ip,
+            "user_agent": user_agent,
+        }
+        if auth_time is not None:
+            values["auth_time"] = auth_time
+        if amr is not None:
+            values["amr"] = _amr(amr)
+        await self._conn.execute(
+            update(sessions).where(sessions.c.id == session_id).values(**values)
+        )
+
+    async def renew_authentication(
+        self, session_id: str, *, auth_time: datetime, amr: Sequence[str]
     ) -> None:
         await self._conn.execute(
             update(sessions)
             .where(sessions.c.id == session_id)
-            .values(
-                previous_hash=sessions.c.current_hash,
-                current_hash=new_hash,
-                rotated_at=rotated_at,
-                last_used_at=rotated_at,
-                refresh_expires_at=refresh_expires_at,
-                generation=sessions.c.generation + 1,
-                ip=ip,
-                user_agent=user_agent,
-            )
+            .values(auth_time=auth_time, amr=_amr(amr), last_used_at=auth_time)
         )
+
+    async def live_ids_least_recent_first(self, user_id: str, now: datetime) -> list[str]:
+        rows = await self._conn.execute(
+            select(sessions.c.id)
+            .where(
+                sessions.c.user_id == user_id,
+                sessions.c.revoked_at.is_(None),
+                sessions.c.refresh_expires_at > now,
+            )
+            .order_by(sessions.c.last_used_at, sessions.c.created_at)
+        )
+        return [row[0] for row in rows]
 
     async def rotate_if_current(
         self,
@@ -209,7 +252,7 @@ class SqlSessionRepository:
         refresh_expires_cap: datetime,
         ip: str | None,
         user_agent: str | None,
-    ) -> tuple[datetime, int] | None:
+    ) -> SessionRecord | None:
         result = await self._conn.execute(
             _ROTATE_IF_CURRENT,
             {
@@ -223,8 +266,8 @@ class SqlSessionRepository:
                 "ua": user_agent,
             },
         )
-        row = result.first()
-        return (row[0], int(row[1])) if row is not None else None
+        row = result.mappings().first()
+        return _session(row) if row is not None else None
 
     async def revoke(
         self, session_ids: Sequence[str], *, at: datetime, reason: RevokeReason

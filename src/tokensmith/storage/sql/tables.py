@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
-    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -58,11 +58,15 @@ users = Table(
     Column("disabled_at", UtcDateTime),
 )
 
+SUBJECT_LENGTH = 255
+"""A subject id: a tokensmith user's UUID, or any id the app's directory uses (contract 8)."""
+
 sessions = Table(
     "sessions",
     metadata,
     Column("id", String(32), primary_key=True),
-    Column("user_id", String(36), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    # No foreign key to users: a session's subject may live in the app's own user table.
+    Column("user_id", String(SUBJECT_LENGTH), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("last_used_at", UtcDateTime, nullable=False),
     Column("expires_at", UtcDateTime, nullable=False),
@@ -75,6 +79,10 @@ sessions = Table(
     Column("user_agent", String(512)),
     Column("revoked_at", UtcDateTime),
     Column("revoked_reason", String(32)),
+    Column("auth_time", UtcDateTime),
+    Column("amr", String(400)),
+    Column("claims", Text),
+    Column("persistent", Boolean, nullable=False, default=True),
     Index("ix_sessions_user_id", "user_id"),
     Index("ix_sessions_refresh_expires_at", "refresh_expires_at"),
 )
@@ -94,7 +102,7 @@ audit_log = Table(
     Column("id", BigId, primary_key=True, autoincrement=True),
     Column("at", UtcDateTime, nullable=False),
     Column("kind", String(32), nullable=False),
-    Column("user_id", String(36)),
+    Column("user_id", String(SUBJECT_LENGTH)),
     Column("session_id", String(32)),
     Column("ip", String(64)),
     Column("user_agent", String(512)),

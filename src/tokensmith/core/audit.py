@@ -1,0 +1,98 @@
+"""The audit trail: every audit event is built here and written through here.
+
+:class:`AuditTrail` is the one place an :class:`~tokensmith.core.models.AuditEvent` is made (so
+every event clips the User-Agent the same way) and the one place it is written: with the caller's
+unit of work, so the event commits or rolls back with the change it describes.
+
+Listeners (:meth:`AuditTrail.add_listener`) are called with the same unit of work right after
+each event is written: the seam for anything that must happen exactly when something is audited,
+in the same transaction (an outbox row for a webhook, contract 9). Events that end sessions carry
+the ids they ended in ``detail["ended_sessions"]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from tokensmith.core.models import AuditEvent, AuditKind
+from tokensmith.core.ports import UnitOfWork
+
+__all__ = ["AuditListener", "AuditTrail", "RequestContext", "clip_user_agent"]
+
+USER_AGENT_MAX = 512
+"""The longest User-Agent kept (the column's width); longer ones are cut."""
+
+AuditListener = Callable[[UnitOfWork, AuditEvent], Awaitable[None]]
+"""``await listener(uow, event)``: told of every event inside the transaction that wrote it; an
+exception rolls the whole transaction back."""
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    """Who is asking, for the session list and the audit log."""
+
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+def clip_user_agent(user_agent: str | None) -> str | None:
+    return user_agent[:USER_AGENT_MAX] if user_agent else None
+
+
+class AuditTrail:
+    def __init__(self) -> None:
+        self._listeners: list[AuditListener] = []
+
+    def __repr__(self) -> str:
+        return f"AuditTrail(listeners={len(self._listeners)})"
+
+    def add_listener(self, listener: AuditListener) -> None:
+        self._listeners.append(listener)
+
+    @staticmethod
+    def event(
+        kind: AuditKind,
+        at: datetime,
+        ctx: RequestContext,
+        *,
+        user_id: str | None = None,
+        session_id: str | None = None,
+        ended: Sequence[str] | None = None,
+        **detail: object,
+    ) -> AuditEvent:
+        """Build an event. ``ended`` (the sessions the change ended) goes in the detail as
+        ``ended_sessions``."""
+        if ended is not None:
+            detail["ended_sessions"] = list(ended)
+        return AuditEvent(
+            kind,
+            at,
+            user_id,
+            session_id,
+            ctx.ip,
+            clip_user_agent(ctx.user_agent),
+            detail,
+        )
+
+    async def record(
+        self,
+        uow: UnitOfWork,
+        kind: AuditKind,
+        at: datetime,
+        ctx: RequestContext,
+        *,
+        user_id: str | None = None,
+        session_id: str | None = None,
+        ended: Sequence[str] | None = None,
+        **detail: object,
+    ) -> AuditEvent:
+        """Write an event in ``uow``'s transaction, then tell the listeners (same transaction)."""
+        event = self.event(
+            kind, at, ctx, user_id=user_id, session_id=session_id, ended=ended, **detail
+        )
+        await uow.audit.add(event)
+        for listener in self._listeners:
+            await listener(uow, event)
+        return event
