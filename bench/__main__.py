@@ -211,6 +211,16 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, dict[str, Any] | None, str
                 f"{mem['after_expiry']['revoked_per_worker']}",
             )
         )
+    for db, pair in ((results.get("peers") or {}).get("pairs") or {}).items():
+        n = len(pair["rounds"])
+        rows.append(
+            (
+                f"pairs: tokensmith refresh on {db} (median of {n})",
+                pair["tokensmith_median"],
+                f"ratio {pair['ratio']}, CPU {pair['cpu_ratio']}x",
+            )
+        )
+        rows.append((f"pairs: {pair['peer']} refresh on {db}", pair["peer_median"], ""))
     for peer, v in (results.get("peers") or {}).items():
         for key, m in v.items():
             if isinstance(m, dict) and "rps" in m:
