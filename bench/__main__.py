@@ -27,6 +27,7 @@ from bench.workloads.peers import run_peers
 from bench.workloads.propagation import run_propagation
 from bench.workloads.protected import run_protected
 from bench.workloads.refresh import run_refresh
+from bench.workloads.servers import run_servers
 from bench.wrk import LoadError, ensure_wrk
 
 WORKLOADS: dict[str, Callable[[Run], dict[str, Any]]] = {
@@ -37,6 +38,7 @@ WORKLOADS: dict[str, Callable[[Run], dict[str, Any]]] = {
     "propagation": run_propagation,
     "memory": run_memory,
     "peers": run_peers,
+    "servers": run_servers,
 }
 RESULTS = Path(__file__).parent / "results"
 
@@ -221,6 +223,15 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, dict[str, Any] | None, str
             )
         )
         rows.append((f"pairs: {pair['peer']} refresh on {db}", pair["peer_median"], ""))
+    sv = results.get("servers")
+    if sv and sv.get("rounds"):
+        middle = sorted(sv["rounds"], key=lambda r: r["uvicorn"]["me"]["rps"])[
+            len(sv["rounds"]) // 2
+        ]
+        for name in ("uvicorn", "granian"):
+            for what, label in (("me", "/auth/me"), ("refresh", "refresh")):
+                extra = f"granian/uvicorn {sv[f'{what}_ratio']}" if name == "granian" else ""
+                rows.append((f"servers: {name} {label} (median round)", middle[name][what], extra))
     for peer, v in (results.get("peers") or {}).items():
         for key, m in v.items():
             if isinstance(m, dict) and "rps" in m:

@@ -55,12 +55,20 @@ def _flask(run: Run, db: str) -> Any:
     return server, emails
 
 
-def _one(run: Run, server: Any, emails: list[str], label: str) -> dict[str, Any]:
+def _one(run: Run, server: Any, emails: list[str], label: str, mode: str) -> dict[str, Any]:
+    """``mode``: how the refresh token is presented (tokensmith: the JSON body;
+    flask-jwt-extended: ``Authorization: Bearer``, as its docs do it)."""
     n = len(emails)
     sessions = login_all(server.url, emails + emails)
     refresh = [r for _, r in sessions]
     return chain_run(
-        run, server.url + "/auth/refresh", refresh[n:], refresh[:n], name=label, server=server
+        run,
+        server.url + "/auth/refresh",
+        refresh[n:],
+        refresh[:n],
+        mode=mode,
+        name=label,
+        server=server,
     ).as_dict()
 
 
@@ -72,8 +80,12 @@ def run_refresh_pairs(run: Run, db: str, rounds: int) -> dict[str, Any]:
             pairs = []
             for i in range(rounds):
                 run.log(f"  refresh pair {i + 1}/{rounds} on {db}")
-                a = _one(run, ours, our_emails, f"pairs-ts-{db}-{i}")
-                b = _one(run, theirs, their_emails, f"pairs-flask-{db}-{i}")
+                a = _one(run, ours, our_emails, f"pairs-ts-{db}-{i}", "body")
+                b = _one(run, theirs, their_emails, f"pairs-flask-{db}-{i}", "bearer")
+                for label, m in (("tokensmith", a), (PEER, b)):
+                    bad = m["errors"] + m["non_2xx"] + m["failures"]
+                    if bad:
+                        raise RuntimeError(f"{label} refresh on {db}: {bad} bad answers")
                 pairs.append({"tokensmith": a, PEER: b})
     ratios = [p["tokensmith"]["rps"] / p[PEER]["rps"] for p in pairs if p[PEER]["rps"]]
     cpu = [
