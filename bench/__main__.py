@@ -175,6 +175,14 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, dict[str, Any] | None, str
             )
         )
         rows.append(("protected: /auth/me (tokensmith serve)", p["me_standalone"], ""))
+        if p.get("bare_standalone"):
+            rows.append(
+                (
+                    "protected: /healthz bare route (tokensmith serve, median)",
+                    p["bare_standalone"],
+                    f"/auth/me ratio {p['me_vs_bare_ratio']}",
+                )
+            )
     for db, m in (results.get("refresh") or {}).items():
         rows.append((f"refresh: tokensmith, {db}", m, ""))
     lg = results.get("login")
