@@ -1,4 +1,5 @@
-"""The lean ``/auth/refresh`` (tokensmith.web.lean) answers exactly as the FastAPI route does.
+"""The lean ``/auth/refresh`` and ``/auth/me`` (tokensmith.web.lean) answer exactly as the
+FastAPI routes do.
 
 Every request below goes once through the app as installed (lean route in front) and once
 through the same app with the lean route taken out; status, body and the headers that matter
@@ -13,25 +14,29 @@ from typing import Any
 
 import pytest
 
-from tests.support.inprocess import Api
-from tokensmith.web.lean import LeanRefresh, refresh_token_in
+from tests.support.inprocess import Api, bearer
+from tokensmith.web.lean import LeanMe, LeanRefresh, refresh_token_in
 
 LONG = "a" * 16385
 
 
 @contextmanager
 def fastapi_route_only(api: Api) -> Iterator[None]:
-    """The lean path stands aside (its path matches nothing) while the block runs."""
+    """The lean paths stand aside (their paths match nothing) while the block runs."""
+    layers = []
     layer = api.app.middleware_stack
-    while layer is not None and not isinstance(layer, LeanRefresh):
+    while layer is not None:
+        if isinstance(layer, LeanRefresh | LeanMe):
+            layers.append((layer, layer.path))
         layer = getattr(layer, "app", None)
-    assert isinstance(layer, LeanRefresh), "the lean path is installed"
-    path = layer.path
-    layer.path = "//nowhere"
+    assert len(layers) == 2, "the lean paths are installed"
+    for lean, _ in layers:
+        lean.path = "//nowhere"
     try:
         yield
     finally:
-        layer.path = path
+        for lean, path in layers:
+            lean.path = path
 
 
 async def _both(api: Api, **request: Any) -> tuple[Any, Any]:
@@ -155,3 +160,37 @@ def test_the_common_shapes_are_read_by_hand() -> None:
     ):
         assert refresh_token_in(unusual, json) not in (None, "a.b.c")
     assert refresh_token_in(b'{"refreshToken": "a"}', b"text/plain") not in (None, "a")
+
+
+async def test_me_answers_as_the_fastapi_route(api: Api) -> None:
+    tokens = await api.signed_up()
+    access = tokens["accessToken"]
+    other = await api.signed_up("eve@example.com")
+    cases: list[list[tuple[str, str]]] = [
+        [],
+        [("Authorization", f"Bearer {access}")],
+        [("Authorization", f"bearer   {access}")],
+        [("Authorization", "Bearer")],
+        [("Authorization", "Bearer ")],
+        [("Authorization", "Basic dXNlcjpwYXNz")],
+        [("Authorization", "Bearer not a token")],
+        [("Authorization", "Bearer a.b.c")],
+        [("Authorization", f"Bearer {access}x")],
+        [("Authorization", f"Bearer {access}"), ("Authorization", "Bearer a.b.c")],
+        [("Authorization", "Bearer a.b.c"), ("Authorization", f"Bearer {access}")],
+    ]
+    for headers in cases:
+        lean = await api.client.get("/auth/me", headers=headers)
+        with fastapi_route_only(api):
+            plain = await api.client.get("/auth/me", headers=headers)
+        _same(lean, plain)
+    logout = await api.client.post("/auth/logout", headers=bearer(other["accessToken"]))
+    assert logout.status_code == 200
+    headers = [("Authorization", f"Bearer {other['accessToken']}")]
+    lean = await api.client.get("/auth/me", headers=headers)
+    with fastapi_route_only(api):
+        plain = await api.client.get("/auth/me", headers=headers)
+    _same(lean, plain)
+    assert lean.status_code == 401 and lean.json()["code"] == "TOKEN_REVOKED"
+    post = await api.client.post("/auth/me", headers=bearer(access))
+    assert post.status_code == 405

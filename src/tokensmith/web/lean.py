@@ -1,4 +1,5 @@
-"""``POST /auth/refresh`` on a lean path: pure ASGI, in front of the FastAPI route.
+"""``POST /auth/refresh`` and ``GET /auth/me`` on a lean path: pure ASGI, in front of the
+FastAPI routes.
 
 A rotation is the request whose cost matters most after the protected routes, and FastAPI's
 request path (routing, dependency solving, body validation through pydantic, the response model)
@@ -29,17 +30,19 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tokensmith.core.sessions import SessionService
-from tokensmith.errors import RefreshTokenRequired, TokensmithError
+from tokensmith.core.subjects import Subjects
+from tokensmith.errors import RefreshTokenRequired, TokenRevoked, TokensmithError
 from tokensmith.web.context import request_context
 from tokensmith.web.errors import ErrorPresenter
 from tokensmith.web.ratelimit import RateLimits
-from tokensmith.web.token_response import TokenResponder
-from tokensmith.web.transport import ClientAddress, CookieTransport
+from tokensmith.web.schemas import user_body
+from tokensmith.web.token_response import FastJSONResponse, TokenResponder
+from tokensmith.web.transport import ClientAddress, CookieTransport, bearer_token
 
 if TYPE_CHECKING:
     from tokensmith.web.integration import Tokensmith
 
-__all__ = ["LeanRefresh", "install_lean_routes", "refresh_token_in"]
+__all__ = ["LeanMe", "LeanRefresh", "install_lean_routes", "refresh_token_in"]
 
 MAX_TOKEN_CHARS: Final = 16384
 """The ``max_length`` of ``RefreshBody.refresh_token``."""
@@ -139,6 +142,54 @@ class LeanRefresh:
         return self._respond(request, tokens, from_cookie=from_cookie)
 
 
+class LeanMe:
+    """Pure ASGI middleware beside :class:`LeanRefresh`: ``GET {prefix}/me`` is the guard, the
+    user (from memory for tokensmith's own users) and its JSON, as the FastAPI route answers it,
+    without the dependency machinery. Every other request goes on to the app's routes."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        path: str,
+        sessions: SessionService,
+        subjects: Subjects,
+        errors: ErrorPresenter,
+    ) -> None:
+        self.app = app
+        self.path = path
+        self._authenticate = sessions.authenticate
+        self._subjects = subjects
+        self._errors = errors
+
+    def __repr__(self) -> str:
+        return f"LeanMe({self.path!r})"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "GET" or _route_path(scope) != self.path:
+            await self.app(scope, receive, send)
+            return
+        scope["route"] = self
+        response: Response
+        try:
+            claims = self._authenticate(bearer_token(_header(scope, b"authorization")))
+            user = await self._subjects.current(claims.sub)
+            if user is None:
+                raise TokenRevoked("This account no longer exists or is disabled")
+            response = FastJSONResponse(user_body(user))
+        except TokensmithError as error:
+            response = self._errors.present(scope, error)
+        await response(scope, receive, send)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    """The first value of a header, as Starlette's ``request.headers.get`` gives it."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
 def _route_path(scope: Scope) -> str:
     """The path the app's routes see (without a ``root_path`` the app is mounted under)."""
     path: str = scope["path"]
@@ -184,6 +235,13 @@ async def _no_receive() -> Message:
 def install_lean_routes(app: Starlette, tokensmith: Tokensmith) -> None:
     """The lean routes as the innermost middleware of ``app``: call before any other
     ``add_middleware`` whose work they must be inside of."""
+    app.add_middleware(
+        LeanMe,
+        path=tokensmith.prefix + "/me",
+        sessions=tokensmith.services.sessions,
+        subjects=tokensmith.services.subjects,
+        errors=tokensmith.errors,
+    )
     app.add_middleware(
         LeanRefresh,
         path=tokensmith.prefix + "/refresh",
