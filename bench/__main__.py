@@ -21,6 +21,7 @@ from rich.table import Table
 from bench.harness import Run
 from bench.machine import machine_info
 from bench.targets import Target, evaluate
+from bench.workloads.lean import run_lean
 from bench.workloads.login import run_login, run_stall
 from bench.workloads.memory import run_memory
 from bench.workloads.peers import run_peers
@@ -39,6 +40,7 @@ WORKLOADS: dict[str, Callable[[Run], dict[str, Any]]] = {
     "memory": run_memory,
     "peers": run_peers,
     "servers": run_servers,
+    "lean": run_lean,
 }
 RESULTS = Path(__file__).parent / "results"
 
@@ -231,6 +233,20 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, dict[str, Any] | None, str
             )
         )
         rows.append((f"pairs: {pair['peer']} refresh on {db}", pair["peer_median"], ""))
+    for db, lean in (results.get("lean") or {}).items():
+        middle = sorted(lean["rounds"], key=lambda r: r["lean"]["refresh"]["rps"])[
+            len(lean["rounds"]) // 2
+        ]
+        for what, label in (("refresh", "refresh"), ("me", "/auth/me")):
+            for name in ("lean", "fastapi-only"):
+                extra = (
+                    f"lean/FastAPI {lean[f'{what}_ratio']}, CPU {lean[f'{what}_cpu_ratio']}x"
+                    if name == "lean"
+                    else ""
+                )
+                rows.append(
+                    (f"lean: {name} {label} on {db} (median round)", middle[name][what], extra)
+                )
     sv = results.get("servers")
     if sv and sv.get("rounds"):
         middle = sorted(sv["rounds"], key=lambda r: r["uvicorn"]["me"]["rps"])[
