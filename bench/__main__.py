@@ -21,6 +21,7 @@ from rich.table import Table
 from bench.harness import Run
 from bench.machine import machine_info
 from bench.targets import Target, evaluate
+from bench.workloads.hashing import run_hashing
 from bench.workloads.lean import run_lean
 from bench.workloads.login import run_login, run_stall
 from bench.workloads.memory import run_memory
@@ -41,6 +42,7 @@ WORKLOADS: dict[str, Callable[[Run], dict[str, Any]]] = {
     "peers": run_peers,
     "servers": run_servers,
     "lean": run_lean,
+    "hashing": run_hashing,
 }
 RESULTS = Path(__file__).parent / "results"
 
@@ -233,6 +235,22 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, dict[str, Any] | None, str
             )
         )
         rows.append((f"pairs: {pair['peer']} refresh on {db}", pair["peer_median"], ""))
+    hs = results.get("hashing")
+    if hs:
+        for name in ("shipped", "nice10", "one_thread"):
+            v = hs.get(name)
+            if v:
+                rows.append(
+                    (
+                        f"hashing {name}: /auth/me p99 during login storm",
+                        v["storm"],
+                        f"x{v['stall_ratio']} of idle {v['idle']['p99_ms']:.2f} ms",
+                    )
+                )
+                if v["logins"]:
+                    rows.append(
+                        (f"hashing {name}: logins", v["logins"], f"÷ raw argon2 {v['login_ratio']}")
+                    )
     for db, lean in (results.get("lean") or {}).items():
         middle = sorted(lean["rounds"], key=lambda r: r["lean"]["refresh"]["rps"])[
             len(lean["rounds"]) // 2
