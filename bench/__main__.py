@@ -22,7 +22,7 @@ from bench.harness import Run
 from bench.machine import machine_info
 from bench.targets import Target, evaluate
 from bench.workloads.hashing import run_hashing
-from bench.workloads.lean import run_lean
+from bench.workloads.lean import run_lean, run_roundtrips
 from bench.workloads.login import run_login, run_stall
 from bench.workloads.memory import run_memory
 from bench.workloads.peers import run_peers
@@ -43,6 +43,7 @@ WORKLOADS: dict[str, Callable[[Run], dict[str, Any]]] = {
     "servers": run_servers,
     "lean": run_lean,
     "hashing": run_hashing,
+    "roundtrips": run_roundtrips,
 }
 RESULTS = Path(__file__).parent / "results"
 
@@ -251,20 +252,26 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, dict[str, Any] | None, str
                     rows.append(
                         (f"hashing {name}: logins", v["logins"], f"÷ raw argon2 {v['login_ratio']}")
                     )
-    for db, lean in (results.get("lean") or {}).items():
-        middle = sorted(lean["rounds"], key=lambda r: r["lean"]["refresh"]["rps"])[
-            len(lean["rounds"]) // 2
-        ]
-        for what, label in (("refresh", "refresh"), ("me", "/auth/me")):
-            for name in ("lean", "fastapi-only"):
-                extra = (
-                    f"lean/FastAPI {lean[f'{what}_ratio']}, CPU {lean[f'{what}_cpu_ratio']}x"
-                    if name == "lean"
-                    else ""
-                )
-                rows.append(
-                    (f"lean: {name} {label} on {db} (median round)", middle[name][what], extra)
-                )
+    for workload in ("lean", "roundtrips"):
+        for db, lean in (results.get(workload) or {}).items():
+            ours, before = lean.get("apps", ["lean", "fastapi-only"])
+            middle = sorted(lean["rounds"], key=lambda r: r[ours]["refresh"]["rps"])[
+                len(lean["rounds"]) // 2
+            ]
+            for what, label in (("refresh", "refresh"), ("me", "/auth/me")):
+                for name in (ours, before):
+                    extra = (
+                        f"{ours}/{before} {lean[f'{what}_ratio']}, CPU {lean[f'{what}_cpu_ratio']}x"
+                        if name == ours
+                        else ""
+                    )
+                    rows.append(
+                        (
+                            f"{workload}: {name} {label} on {db} (median round)",
+                            middle[name][what],
+                            extra,
+                        )
+                    )
     sv = results.get("servers")
     if sv and sv.get("rounds"):
         middle = sorted(sv["rounds"], key=lambda r: r["uvicorn"]["me"]["rps"])[

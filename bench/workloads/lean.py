@@ -17,7 +17,7 @@ from bench.harness import Run, Users, db_upgrade, login_all, register_all, stopp
 from bench.procs import Server, start_uvicorn_factory, tokensmith_env
 from bench.workloads.refresh import chain_run
 
-__all__ = ["run_lean"]
+__all__ = ["run_lean", "run_roundtrips"]
 
 APPS = {
     "lean": "tokensmith.server.app:create_app_from_env",
@@ -38,12 +38,13 @@ def _round(run: Run, server: Server, users: Users, label: str) -> dict[str, Any]
     return {"me": me, "refresh": chains}
 
 
-def _compare(run: Run, db: str) -> dict[str, Any]:
+def _compare(run: Run, db: str, apps: dict[str, str] = APPS) -> dict[str, Any]:
+    """Each app of ``apps`` (the first is "ours", the second the "before") side by side."""
     rounds = 1 if run.quick else 3
     servers: dict[str, Server] = {}
     users = Users.numbered(run.connections, f"lean-{db}.bench")
     try:
-        for name, factory in APPS.items():
+        for name, factory in apps.items():
             workdir = run.dir(f"lean-{db}-{name}")
             extra = {}
             if db == "postgres":
@@ -57,7 +58,7 @@ def _compare(run: Run, db: str) -> dict[str, Any]:
         out: dict[str, Any] = {"rounds": []}
         with stopping(*servers.values()):
             for i in range(rounds):
-                run.log(f"  {db} round {i + 1}/{rounds}: lean, then FastAPI only")
+                run.log(f"  {db} round {i + 1}/{rounds}: {', '.join(apps)}")
                 out["rounds"].append(
                     {
                         name: _round(run, server, users, f"lean-{db}-{name}-{i}")
@@ -67,8 +68,10 @@ def _compare(run: Run, db: str) -> dict[str, Any]:
     finally:
         for server in servers.values():
             server.stop()
+    ours, before = list(apps)
+    out["apps"] = list(apps)
     for what in ("me", "refresh"):
-        pairs = [(r["lean"][what], r["fastapi-only"][what]) for r in out["rounds"]]
+        pairs = [(r[ours][what], r[before][what]) for r in out["rounds"]]
         out[f"{what}_ratio"] = round(statistics.median(a["rps"] / b["rps"] for a, b in pairs), 2)
         cpu = [
             b["server_cpu_ms_per_request"] / a["server_cpu_ms_per_request"]
@@ -83,9 +86,24 @@ def _compare(run: Run, db: str) -> dict[str, Any]:
                 ),
                 3,
             )
-            for name in APPS
+            for name in apps
         }
     return out
+
+
+ROUND_TRIPS = {
+    "one-trip": "tokensmith.server.app:create_app_from_env",
+    "two-trips": "bench.apps.two_trips:create_app",
+}
+
+
+def run_roundtrips(run: Run) -> dict[str, Any]:
+    """PostgreSQL: one statement per rotation and no pre-ping, against the previous release's
+    two statements and pre-ping (bench/apps/two_trips.py)."""
+    if not services.postgres_available():
+        run.notes.append("roundtrips skipped: no PostgreSQL on 127.0.0.1:5432")
+        return {}
+    return {"postgres": _compare(run, "postgres", ROUND_TRIPS)}
 
 
 def run_lean(run: Run) -> dict[str, Any]:
