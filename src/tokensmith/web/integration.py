@@ -78,6 +78,12 @@ class Tokensmith:
             settings.rate_limit_refresh,
             settings.rate_limit_register,
             storage=self.services.rate_limit_storage,
+            extra={
+                "login_ip": settings.rate_limit_login_ip,
+                "login_account": settings.rate_limit_login_account,
+                "password": settings.rate_limit_password,
+                "password_ip": settings.rate_limit_password_ip,
+            },
         )
         self.client_auth = ClientAuthenticator(
             self.services.service_clients, self.rate_limits, self.addresses
