@@ -103,7 +103,7 @@ def _development_secrets(data_dir: Path, *, persist: bool) -> dict[str, str]:
     if not persist:
         return fresh
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # secrets and the database
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:  # another worker won the race: use its secrets
         return _read_secrets(path)
