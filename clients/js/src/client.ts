@@ -15,38 +15,14 @@
 import { AuthError, errorCodeOf } from "./errors.js";
 import { Emitter } from "./events.js";
 import { Api } from "./http.js";
+import { Refresher, type ServerTokens } from "./refresher.js";
 import { type TabMessage, Tabs } from "./tabs.js";
 import { TokenState } from "./tokens.js";
 import type { AuthClientOptions, AuthEventName, AuthEvents, TokenInfo, Transport, User } from "./types.js";
-import { backoffMs, csrfCookie, nonNegative, randomId, sleep } from "./util.js";
+import { csrfCookie, nonNegative, randomId, sleep } from "./util.js";
 
-/** Refresh answers that mean the session is over: clear tokens, emit `sessionExpired`. */
-const SESSION_OVER_CODES = new Set([
-  "TOKEN_REUSE_DETECTED",
-  "SESSION_REVOKED",
-  "REFRESH_TOKEN_EXPIRED",
-  "INVALID_REFRESH_TOKEN",
-  "REFRESH_TOKEN_REQUIRED",
-]);
-
-/** Statuses worth another refresh attempt (within maxRetries). */
-const TRANSIENT_STATUSES = new Set([408, 425, 429, 500, 502, 503, 504]);
-
-// How long a tab that finds a newer generation waits for the token to arrive by message. The
-// wait ends as soon as it arrives; the bound only matters on a machine so loaded that a message
-// between tabs takes seconds, and then one extra refresh (answered by the grace) is the cost.
-const HANDOFF_WAIT_MS = 3000;
 // How long a tab without a token asks its siblings before refreshing itself.
 const PEER_WAIT_MS = 150;
-// Never wait longer than this for a 429's Retry-After inside a refresh.
-const MAX_RETRY_AFTER_MS = 10000;
-
-interface ServerTokens {
-  accessToken: string;
-  expiresIn: number;
-  refreshToken?: string;
-  csrfToken?: string;
-}
 
 export class Client {
   readonly transport: Transport;
@@ -55,7 +31,7 @@ export class Client {
   readonly #tabs: Tabs;
   readonly #events = new Emitter();
   readonly #autoRefresh: boolean;
-  readonly #maxRetries: number;
+  readonly #refresher: Refresher;
   readonly #readCsrfOption: (() => string | null) | undefined;
   readonly #now: () => number;
 
@@ -63,7 +39,6 @@ export class Client {
   #memoryRefreshToken: string | null = null; // body transport only
   #csrfFromBody: string | null = null;
   #epoch = 0; // changes whenever the local session ends; stale results are discarded
-  #inflight: Promise<boolean> | null = null;
   #restoring: Promise<boolean> | null = null;
   #restoreSettledEpoch = -1;
   #timer: ReturnType<typeof setTimeout> | null = null;
@@ -87,13 +62,29 @@ export class Client {
     const fetchFn = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
     this.#api = new Api(base, fetchFn, transport);
     this.#tokens = new TokenState(now, nonNegative(options.refreshMargin ?? 30, "refreshMargin") * 1000);
-    this.#maxRetries = Math.floor(nonNegative(options.maxRetries ?? 2, "maxRetries"));
     this.#autoRefresh = options.autoRefresh ?? true;
     this.#readCsrfOption = options.getCsrfToken;
     // Keyed by the server: two clients for two servers on one origin never share tokens.
     const storageKey = options.storageKey ?? `tokensmith:${base.href}`;
     const lockTimeoutMs = nonNegative(options.lockTimeoutMs ?? 10000, "lockTimeoutMs");
     this.#tabs = new Tabs(storageKey, randomId(), lockTimeoutMs, (m) => this.#onMessage(m));
+    this.#refresher = new Refresher({
+      tokens: this.#tokens,
+      tabs: this.#tabs,
+      api: this.#api,
+      body: transport === "body",
+      maxRetries: Math.floor(nonNegative(options.maxRetries ?? 2, "maxRetries")),
+      now,
+      epoch: () => this.#epoch,
+      presentedRefreshToken: () => this.#storedRefreshToken(),
+      csrf: () => this.#csrf(),
+      waitForToken: (check, ms) => this.#waitForToken(check, ms),
+      refreshed: (tokens, requestedAt) => {
+        this.#acceptFromServer(tokens, requestedAt, "refresh", null);
+        this.#events.emit("tokenRefreshed", { expiresIn: Number(tokens.expiresIn), source: "this-tab" });
+      },
+      sessionOver: (error, presented) => this.#sessionOver(error, presented),
+    });
   }
 
   get baseUrl(): string {
@@ -189,7 +180,7 @@ export class Client {
     this.#epoch += 1;
     this.#tokens.clear();
     this.#user = null;
-    this.#inflight = null;
+    this.#refresher.forget();
     this.#restoring = null;
     if (this.transport === "body") {
       const stored = this.#tabs.storedRefreshToken();
@@ -233,7 +224,7 @@ export class Client {
     this.#timer = setTimeout(
       () => {
         this.#timer = null;
-        this.#refreshSession(token).catch(() => {
+        this.#refresher.refresh(token).catch(() => {
           // Transient failure: try again while the token is still good; fetch retries too.
           if (this.#tokens.token === token && !this.#closed && this.#tokens.remainingMs() > 0) {
             this.#timer = setTimeout(() => this.#schedule(), Math.max(1000, this.#tokens.remainingMs() / 2));
@@ -242,98 +233,6 @@ export class Client {
       },
       Math.min(delay, 2 ** 31 - 1),
     );
-  }
-
-  // ---- refresh -------------------------------------------------------------------------------
-  /**
-   * Make sure a fresh access token is held. `staleToken` is the token the caller found stale:
-   * when another refresh already replaced it, nothing more is done. Resolves true when a token
-   * is held, false when the session is over; rejects on transient failures (network, 5xx, 429)
-   * after maxRetries.
-   */
-  #refreshSession(staleToken: string | undefined, force = false): Promise<boolean> {
-    const held = this.#tokens.token;
-    if (!force && held !== null && held !== staleToken && this.#tokens.fresh()) return Promise.resolve(true);
-    if (this.#inflight) return this.#inflight;
-    // The generation this tab has seen: a higher one later means another tab refreshed. A tab
-    // without a token (new, reloaded) cannot have been sent earlier tokens: it starts from the
-    // shared generation.
-    const seen = held === null ? this.#tabs.sharedGeneration() : this.#tokens.generation;
-    const p = this.#refreshAcrossTabs(seen).finally(() => {
-      if (this.#inflight === p) this.#inflight = null;
-    });
-    this.#inflight = p;
-    return p;
-  }
-
-  #refreshAcrossTabs(seenGeneration: number): Promise<boolean> {
-    const epoch = this.#epoch;
-    return this.#tabs.withLock(async () => {
-      if (this.#epoch !== epoch) return false;
-      // Another tab may have refreshed while this one waited for the lock.
-      if (this.#tokens.generation > seenGeneration && this.#tokens.fresh()) return true;
-      const shared = this.#tabs.sharedGeneration();
-      if (shared > seenGeneration) {
-        // It did, but its token has not arrived here yet: it is on its way by message (posted
-        // before that tab released the lock); ask the siblings too in case it was missed.
-        this.#tabs.post({ type: "sync-request" });
-        const arrived = () =>
-          this.#epoch !== epoch || (this.#tokens.generation >= shared && this.#tokens.fresh());
-        await this.#waitForToken(arrived, HANDOFF_WAIT_MS);
-        if (this.#epoch !== epoch) return false;
-        if (this.#tokens.fresh()) return true;
-      }
-      return this.#refreshOverNetwork(epoch);
-    });
-  }
-
-  async #refreshOverNetwork(epoch: number): Promise<boolean> {
-    const body = this.transport === "body";
-    for (let attempt = 0; ; attempt += 1) {
-      const presented = body ? this.#storedRefreshToken() : null;
-      if (body && presented === null) {
-        this.#sessionOver(new AuthError("No refresh token is stored", { code: "REFRESH_TOKEN_REQUIRED", status: 401 }));
-        return false;
-      }
-      const requestedAt = this.#now();
-      let response: Response;
-      try {
-        response = await this.#api.refresh(presented, this.#csrf());
-      } catch (err) {
-        if (this.#epoch !== epoch) return false;
-        if (attempt < this.#maxRetries) {
-          await sleep(backoffMs(attempt));
-          if (this.#epoch !== epoch) return false;
-          continue;
-        }
-        throw new AuthError("Could not reach the server to refresh the session", { code: "NETWORK_ERROR", cause: err });
-      }
-      // A logout (here or in another tab) while the request was out wins: drop the result.
-      if (this.#epoch !== epoch) return false;
-      if (response.ok) {
-        const tokens = (await response.json()) as ServerTokens;
-        if (this.#epoch !== epoch) return false;
-        this.#acceptFromServer(tokens, requestedAt, "refresh", null);
-        this.#events.emit("tokenRefreshed", { expiresIn: Number(tokens.expiresIn), source: "this-tab" });
-        return true;
-      }
-      const error = await AuthError.fromResponse(response);
-      if (this.#epoch !== epoch) return false;
-      if (response.status === 401 && SESSION_OVER_CODES.has(error.code)) {
-        if (body && this.#storedRefreshToken() !== presented && attempt < this.#maxRetries) {
-          continue; // another tab stored a newer refresh token meanwhile: use that one
-        }
-        this.#sessionOver(error, presented);
-        return false;
-      }
-      const waitMs = error.retryAfter !== undefined ? error.retryAfter * 1000 : backoffMs(attempt);
-      if (TRANSIENT_STATUSES.has(response.status) && attempt < this.#maxRetries && waitMs <= MAX_RETRY_AFTER_MS) {
-        await sleep(waitMs);
-        if (this.#epoch !== epoch) return false;
-        continue;
-      }
-      throw error;
-    }
   }
 
   // ---- restore (page reload, new tab) --------------------------------------------------------
@@ -355,7 +254,7 @@ export class Client {
         if (this.#epoch !== epoch) return false;
       }
       if (this.#tokens.fresh()) return true;
-      const ok = await this.#refreshSession(this.#tokens.token ?? undefined);
+      const ok = await this.#refresher.refresh(this.#tokens.token ?? undefined);
       this.#restoreSettledEpoch = this.#epoch;
       return ok;
     })().finally(() => {
@@ -425,7 +324,7 @@ export class Client {
     const token = this.#tokens.token;
     if (token !== null && this.#tokens.stale()) {
       try {
-        await this.#refreshSession(token);
+        await this.#refresher.refresh(token);
       } catch (err) {
         // The old token may still be good for a moment; if not, report the failure.
         if (!(this.#tokens.token === token && this.#tokens.remainingMs() > 0)) throw err;
@@ -445,7 +344,7 @@ export class Client {
     if (response.status !== 401 || token === null) return response;
     const code = await errorCodeOf(response);
     if (code === "TOKEN_EXPIRED") {
-      const ok = await this.#refreshSession(token);
+      const ok = await this.#refresher.refresh(token);
       const fresh = this.#tokens.token;
       if (!ok || fresh === null || fresh === token) return response;
       return this.#api.sendWithToken(request, fresh);
@@ -482,7 +381,7 @@ export class Client {
   };
 
   async #endLocally(everywhere: boolean): Promise<{ token: string | null; refreshToken: string | null }> {
-    const pending = this.#inflight;
+    const pending = this.#refresher.inflight;
     const sid = this.#tokens.sid;
     if (sid) this.#deadSessions.add(sid);
     const token = this.#tokens.remainingMs() > 0 ? this.#tokens.token : null;
@@ -541,29 +440,11 @@ export class Client {
    */
   refresh = async (options: { staleToken?: string } = {}): Promise<boolean> => {
     if (this.#tokens.token === null && !this.#restorable()) return false;
-    if (typeof options.staleToken === "string") return this.#refreshSession(options.staleToken);
-    return this.#refreshSession(this.#tokens.token ?? undefined, true);
+    if (typeof options.staleToken === "string") return this.#refresher.refresh(options.staleToken);
+    return this.#refresher.refresh(this.#tokens.token ?? undefined, true);
   };
 
-  tokenInfo = (): TokenInfo | null => {
-    const t = this.#tokens;
-    if (t.token === null) return null;
-    const remaining = Math.max(0, t.remainingMs());
-    const sub = t.claim("sub");
-    const scope = t.claim("scope");
-    const authTime = t.claim("auth_time");
-    return {
-      expiresInMs: remaining,
-      lifetimeMs: t.lifetimeMs,
-      refreshLeadMs: t.leadMs(),
-      expiresAt: new Date(Date.now() + remaining),
-      sessionId: t.sid,
-      userId: typeof sub === "string" ? sub : null,
-      scopes: typeof scope === "string" ? scope.split(" ").filter(Boolean) : [],
-      authTime: Number.isInteger(authTime) ? new Date((authTime as number) * 1000) : null,
-      generation: t.generation,
-    };
-  };
+  tokenInfo = (): TokenInfo | null => this.#tokens.info();
 
   isAuthenticated = (): boolean => this.#tokens.token !== null;
 

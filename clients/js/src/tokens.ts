@@ -4,6 +4,7 @@
 // never from the token's `exp` against Date.now, so a wrong wall clock on the device cannot make
 // the client refresh too late or forever.
 
+import type { TokenInfo } from "./types.js";
 import { decodeClaims } from "./util.js";
 
 export interface HeldToken {
@@ -84,5 +85,25 @@ export class TokenState {
   get sid(): string | null {
     const sid = this.claim("sid");
     return typeof sid === "string" ? sid : null;
+  }
+
+  /** For display (a countdown): remaining life, session and user ids, scopes, login time. */
+  info(): TokenInfo | null {
+    if (this.#token === null) return null;
+    const remaining = Math.max(0, this.remainingMs());
+    const sub = this.claim("sub");
+    const scope = this.claim("scope");
+    const authTime = this.claim("auth_time");
+    return {
+      expiresInMs: remaining,
+      lifetimeMs: this.#lifetimeMs,
+      refreshLeadMs: this.leadMs(),
+      expiresAt: new Date(Date.now() + remaining),
+      sessionId: this.sid,
+      userId: typeof sub === "string" ? sub : null,
+      scopes: typeof scope === "string" ? scope.split(" ").filter(Boolean) : [],
+      authTime: Number.isInteger(authTime) ? new Date((authTime as number) * 1000) : null,
+      generation: this.#generation,
+    };
   }
 }

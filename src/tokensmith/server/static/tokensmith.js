@@ -213,6 +213,116 @@ var Api = class {
   }
 };
 
+// src/refresher.ts
+var SESSION_OVER_CODES = /* @__PURE__ */ new Set([
+  "TOKEN_REUSE_DETECTED",
+  "SESSION_REVOKED",
+  "REFRESH_TOKEN_EXPIRED",
+  "INVALID_REFRESH_TOKEN",
+  "REFRESH_TOKEN_REQUIRED"
+]);
+var TRANSIENT_STATUSES = /* @__PURE__ */ new Set([408, 425, 429, 500, 502, 503, 504]);
+var HANDOFF_WAIT_MS = 3e3;
+var MAX_RETRY_AFTER_MS = 1e4;
+var Refresher = class {
+  #host;
+  #inflight = null;
+  constructor(host) {
+    this.#host = host;
+  }
+  /** The refresh in flight, if any. */
+  get inflight() {
+    return this.#inflight;
+  }
+  /** The session ended: the next caller starts a new refresh (the old one's result is dropped). */
+  forget() {
+    this.#inflight = null;
+  }
+  /**
+   * Make sure a fresh access token is held. `staleToken` is the token the caller found stale:
+   * when another refresh already replaced it, nothing more is done. Resolves true when a token
+   * is held, false when the session is over; rejects on transient failures (network, 5xx, 429)
+   * after maxRetries.
+   */
+  refresh(staleToken, force = false) {
+    const { tokens, tabs } = this.#host;
+    const held = tokens.token;
+    if (!force && held !== null && held !== staleToken && tokens.fresh()) return Promise.resolve(true);
+    if (this.#inflight) return this.#inflight;
+    const seen = held === null ? tabs.sharedGeneration() : tokens.generation;
+    const p = this.#acrossTabs(seen).finally(() => {
+      if (this.#inflight === p) this.#inflight = null;
+    });
+    this.#inflight = p;
+    return p;
+  }
+  #acrossTabs(seenGeneration) {
+    const { tokens, tabs, epoch } = this.#host;
+    const mine = epoch();
+    return tabs.withLock(async () => {
+      if (epoch() !== mine) return false;
+      if (tokens.generation > seenGeneration && tokens.fresh()) return true;
+      const shared = tabs.sharedGeneration();
+      if (shared > seenGeneration) {
+        tabs.post({ type: "sync-request" });
+        const arrived = () => epoch() !== mine || tokens.generation >= shared && tokens.fresh();
+        await this.#host.waitForToken(arrived, HANDOFF_WAIT_MS);
+        if (epoch() !== mine) return false;
+        if (tokens.fresh()) return true;
+      }
+      return this.#overNetwork(mine);
+    });
+  }
+  async #overNetwork(mine) {
+    const host = this.#host;
+    const current = () => host.epoch() === mine;
+    for (let attempt = 0; ; attempt += 1) {
+      const presented = host.body ? host.presentedRefreshToken() : null;
+      if (host.body && presented === null) {
+        const error2 = new AuthError("No refresh token is stored", { code: "REFRESH_TOKEN_REQUIRED", status: 401 });
+        host.sessionOver(error2, null);
+        return false;
+      }
+      const requestedAt = host.now();
+      let response;
+      try {
+        response = await host.api.refresh(presented, host.csrf());
+      } catch (err) {
+        if (!current()) return false;
+        if (attempt < host.maxRetries) {
+          await sleep(backoffMs(attempt));
+          if (!current()) return false;
+          continue;
+        }
+        throw new AuthError("Could not reach the server to refresh the session", { code: "NETWORK_ERROR", cause: err });
+      }
+      if (!current()) return false;
+      if (response.ok) {
+        const tokens = await response.json();
+        if (!current()) return false;
+        host.refreshed(tokens, requestedAt);
+        return true;
+      }
+      const error = await AuthError.fromResponse(response);
+      if (!current()) return false;
+      if (response.status === 401 && SESSION_OVER_CODES.has(error.code)) {
+        if (host.body && host.presentedRefreshToken() !== presented && attempt < host.maxRetries) {
+          continue;
+        }
+        host.sessionOver(error, presented);
+        return false;
+      }
+      const waitMs = error.retryAfter !== void 0 ? error.retryAfter * 1e3 : backoffMs(attempt);
+      if (TRANSIENT_STATUSES.has(response.status) && attempt < host.maxRetries && waitMs <= MAX_RETRY_AFTER_MS) {
+        await sleep(waitMs);
+        if (!current()) return false;
+        continue;
+      }
+      throw error;
+    }
+  }
+};
+
 // src/tabs.ts
 var VERSION = 1;
 var Tabs = class {
@@ -372,20 +482,29 @@ var TokenState = class {
     const sid = this.claim("sid");
     return typeof sid === "string" ? sid : null;
   }
+  /** For display (a countdown): remaining life, session and user ids, scopes, login time. */
+  info() {
+    if (this.#token === null) return null;
+    const remaining = Math.max(0, this.remainingMs());
+    const sub = this.claim("sub");
+    const scope = this.claim("scope");
+    const authTime = this.claim("auth_time");
+    return {
+      expiresInMs: remaining,
+      lifetimeMs: this.#lifetimeMs,
+      refreshLeadMs: this.leadMs(),
+      expiresAt: new Date(Date.now() + remaining),
+      sessionId: this.sid,
+      userId: typeof sub === "string" ? sub : null,
+      scopes: typeof scope === "string" ? scope.split(" ").filter(Boolean) : [],
+      authTime: Number.isInteger(authTime) ? new Date(authTime * 1e3) : null,
+      generation: this.#generation
+    };
+  }
 };
 
 // src/client.ts
-var SESSION_OVER_CODES = /* @__PURE__ */ new Set([
-  "TOKEN_REUSE_DETECTED",
-  "SESSION_REVOKED",
-  "REFRESH_TOKEN_EXPIRED",
-  "INVALID_REFRESH_TOKEN",
-  "REFRESH_TOKEN_REQUIRED"
-]);
-var TRANSIENT_STATUSES = /* @__PURE__ */ new Set([408, 425, 429, 500, 502, 503, 504]);
-var HANDOFF_WAIT_MS = 3e3;
 var PEER_WAIT_MS = 150;
-var MAX_RETRY_AFTER_MS = 1e4;
 var Client = class {
   transport;
   #api;
@@ -393,7 +512,7 @@ var Client = class {
   #tabs;
   #events = new Emitter();
   #autoRefresh;
-  #maxRetries;
+  #refresher;
   #readCsrfOption;
   #now;
   #user = null;
@@ -402,7 +521,6 @@ var Client = class {
   #csrfFromBody = null;
   #epoch = 0;
   // changes whenever the local session ends; stale results are discarded
-  #inflight = null;
   #restoring = null;
   #restoreSettledEpoch = -1;
   #timer = null;
@@ -425,12 +543,28 @@ var Client = class {
     const fetchFn = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
     this.#api = new Api(base, fetchFn, transport);
     this.#tokens = new TokenState(now, nonNegative(options.refreshMargin ?? 30, "refreshMargin") * 1e3);
-    this.#maxRetries = Math.floor(nonNegative(options.maxRetries ?? 2, "maxRetries"));
     this.#autoRefresh = options.autoRefresh ?? true;
     this.#readCsrfOption = options.getCsrfToken;
     const storageKey = options.storageKey ?? `tokensmith:${base.href}`;
     const lockTimeoutMs = nonNegative(options.lockTimeoutMs ?? 1e4, "lockTimeoutMs");
     this.#tabs = new Tabs(storageKey, randomId(), lockTimeoutMs, (m) => this.#onMessage(m));
+    this.#refresher = new Refresher({
+      tokens: this.#tokens,
+      tabs: this.#tabs,
+      api: this.#api,
+      body: transport === "body",
+      maxRetries: Math.floor(nonNegative(options.maxRetries ?? 2, "maxRetries")),
+      now,
+      epoch: () => this.#epoch,
+      presentedRefreshToken: () => this.#storedRefreshToken(),
+      csrf: () => this.#csrf(),
+      waitForToken: (check, ms) => this.#waitForToken(check, ms),
+      refreshed: (tokens, requestedAt) => {
+        this.#acceptFromServer(tokens, requestedAt, "refresh", null);
+        this.#events.emit("tokenRefreshed", { expiresIn: Number(tokens.expiresIn), source: "this-tab" });
+      },
+      sessionOver: (error, presented) => this.#sessionOver(error, presented)
+    });
   }
   get baseUrl() {
     return this.#api.base.href;
@@ -514,7 +648,7 @@ var Client = class {
     this.#epoch += 1;
     this.#tokens.clear();
     this.#user = null;
-    this.#inflight = null;
+    this.#refresher.forget();
     this.#restoring = null;
     if (this.transport === "body") {
       const stored = this.#tabs.storedRefreshToken();
@@ -553,7 +687,7 @@ var Client = class {
     this.#timer = setTimeout(
       () => {
         this.#timer = null;
-        this.#refreshSession(token).catch(() => {
+        this.#refresher.refresh(token).catch(() => {
           if (this.#tokens.token === token && !this.#closed && this.#tokens.remainingMs() > 0) {
             this.#timer = setTimeout(() => this.#schedule(), Math.max(1e3, this.#tokens.remainingMs() / 2));
           }
@@ -561,87 +695,6 @@ var Client = class {
       },
       Math.min(delay, 2 ** 31 - 1)
     );
-  }
-  // ---- refresh -------------------------------------------------------------------------------
-  /**
-   * Make sure a fresh access token is held. `staleToken` is the token the caller found stale:
-   * when another refresh already replaced it, nothing more is done. Resolves true when a token
-   * is held, false when the session is over; rejects on transient failures (network, 5xx, 429)
-   * after maxRetries.
-   */
-  #refreshSession(staleToken, force = false) {
-    const held = this.#tokens.token;
-    if (!force && held !== null && held !== staleToken && this.#tokens.fresh()) return Promise.resolve(true);
-    if (this.#inflight) return this.#inflight;
-    const seen = held === null ? this.#tabs.sharedGeneration() : this.#tokens.generation;
-    const p = this.#refreshAcrossTabs(seen).finally(() => {
-      if (this.#inflight === p) this.#inflight = null;
-    });
-    this.#inflight = p;
-    return p;
-  }
-  #refreshAcrossTabs(seenGeneration) {
-    const epoch = this.#epoch;
-    return this.#tabs.withLock(async () => {
-      if (this.#epoch !== epoch) return false;
-      if (this.#tokens.generation > seenGeneration && this.#tokens.fresh()) return true;
-      const shared = this.#tabs.sharedGeneration();
-      if (shared > seenGeneration) {
-        this.#tabs.post({ type: "sync-request" });
-        const arrived = () => this.#epoch !== epoch || this.#tokens.generation >= shared && this.#tokens.fresh();
-        await this.#waitForToken(arrived, HANDOFF_WAIT_MS);
-        if (this.#epoch !== epoch) return false;
-        if (this.#tokens.fresh()) return true;
-      }
-      return this.#refreshOverNetwork(epoch);
-    });
-  }
-  async #refreshOverNetwork(epoch) {
-    const body = this.transport === "body";
-    for (let attempt = 0; ; attempt += 1) {
-      const presented = body ? this.#storedRefreshToken() : null;
-      if (body && presented === null) {
-        this.#sessionOver(new AuthError("No refresh token is stored", { code: "REFRESH_TOKEN_REQUIRED", status: 401 }));
-        return false;
-      }
-      const requestedAt = this.#now();
-      let response;
-      try {
-        response = await this.#api.refresh(presented, this.#csrf());
-      } catch (err) {
-        if (this.#epoch !== epoch) return false;
-        if (attempt < this.#maxRetries) {
-          await sleep(backoffMs(attempt));
-          if (this.#epoch !== epoch) return false;
-          continue;
-        }
-        throw new AuthError("Could not reach the server to refresh the session", { code: "NETWORK_ERROR", cause: err });
-      }
-      if (this.#epoch !== epoch) return false;
-      if (response.ok) {
-        const tokens = await response.json();
-        if (this.#epoch !== epoch) return false;
-        this.#acceptFromServer(tokens, requestedAt, "refresh", null);
-        this.#events.emit("tokenRefreshed", { expiresIn: Number(tokens.expiresIn), source: "this-tab" });
-        return true;
-      }
-      const error = await AuthError.fromResponse(response);
-      if (this.#epoch !== epoch) return false;
-      if (response.status === 401 && SESSION_OVER_CODES.has(error.code)) {
-        if (body && this.#storedRefreshToken() !== presented && attempt < this.#maxRetries) {
-          continue;
-        }
-        this.#sessionOver(error, presented);
-        return false;
-      }
-      const waitMs = error.retryAfter !== void 0 ? error.retryAfter * 1e3 : backoffMs(attempt);
-      if (TRANSIENT_STATUSES.has(response.status) && attempt < this.#maxRetries && waitMs <= MAX_RETRY_AFTER_MS) {
-        await sleep(waitMs);
-        if (this.#epoch !== epoch) return false;
-        continue;
-      }
-      throw error;
-    }
   }
   // ---- restore (page reload, new tab) --------------------------------------------------------
   /** Get a usable token if a session can be found: from a sibling tab, else by refreshing. */
@@ -662,7 +715,7 @@ var Client = class {
         if (this.#epoch !== epoch) return false;
       }
       if (this.#tokens.fresh()) return true;
-      const ok = await this.#refreshSession(this.#tokens.token ?? void 0);
+      const ok = await this.#refresher.refresh(this.#tokens.token ?? void 0);
       this.#restoreSettledEpoch = this.#epoch;
       return ok;
     })().finally(() => {
@@ -727,7 +780,7 @@ var Client = class {
     const token = this.#tokens.token;
     if (token !== null && this.#tokens.stale()) {
       try {
-        await this.#refreshSession(token);
+        await this.#refresher.refresh(token);
       } catch (err) {
         if (!(this.#tokens.token === token && this.#tokens.remainingMs() > 0)) throw err;
       }
@@ -745,7 +798,7 @@ var Client = class {
     if (response.status !== 401 || token === null) return response;
     const code = await errorCodeOf(response);
     if (code === "TOKEN_EXPIRED") {
-      const ok = await this.#refreshSession(token);
+      const ok = await this.#refresher.refresh(token);
       const fresh = this.#tokens.token;
       if (!ok || fresh === null || fresh === token) return response;
       return this.#api.sendWithToken(request, fresh);
@@ -777,7 +830,7 @@ var Client = class {
     return (await response.json()).user;
   };
   async #endLocally(everywhere) {
-    const pending = this.#inflight;
+    const pending = this.#refresher.inflight;
     const sid = this.#tokens.sid;
     if (sid) this.#deadSessions.add(sid);
     const token = this.#tokens.remainingMs() > 0 ? this.#tokens.token : null;
@@ -828,28 +881,10 @@ var Client = class {
    */
   refresh = async (options = {}) => {
     if (this.#tokens.token === null && !this.#restorable()) return false;
-    if (typeof options.staleToken === "string") return this.#refreshSession(options.staleToken);
-    return this.#refreshSession(this.#tokens.token ?? void 0, true);
+    if (typeof options.staleToken === "string") return this.#refresher.refresh(options.staleToken);
+    return this.#refresher.refresh(this.#tokens.token ?? void 0, true);
   };
-  tokenInfo = () => {
-    const t = this.#tokens;
-    if (t.token === null) return null;
-    const remaining = Math.max(0, t.remainingMs());
-    const sub = t.claim("sub");
-    const scope = t.claim("scope");
-    const authTime = t.claim("auth_time");
-    return {
-      expiresInMs: remaining,
-      lifetimeMs: t.lifetimeMs,
-      refreshLeadMs: t.leadMs(),
-      expiresAt: new Date(Date.now() + remaining),
-      sessionId: t.sid,
-      userId: typeof sub === "string" ? sub : null,
-      scopes: typeof scope === "string" ? scope.split(" ").filter(Boolean) : [],
-      authTime: Number.isInteger(authTime) ? new Date(authTime * 1e3) : null,
-      generation: t.generation
-    };
-  };
+  tokenInfo = () => this.#tokens.info();
   isAuthenticated = () => this.#tokens.token !== null;
   on = (event, handler) => this.#events.on(event, handler);
   close = () => {
