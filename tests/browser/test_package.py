@@ -134,12 +134,14 @@ def test_react_use_auth_follows_login_and_logout_in_every_tab(
     wait_status(third, "signedIn")
     assert traffic.count("POST", "/auth/login") == 1
 
-    first.locator("#logout").click()
+    with first.expect_response(lambda r: r.url.endswith("/auth/logout")) as logout:
+        first.locator("#logout").click()
 
     for tab in (first, second, third):
         wait_status(tab, "signedOut")
         assert tab.evaluate("() => client.isAuthenticated()") is False
-    assert traffic.statuses("POST", "/auth/logout") == [200]
+    assert logout.value.status == 200
+    assert traffic.count("POST", "/auth/logout") == 1
     assert status(second) == "signedOut"
 
 

@@ -6,6 +6,7 @@ without `clients/js/node_modules` gets `npm ci` (`.ci/run` runs it before the su
 
 from __future__ import annotations
 
+import functools
 import shutil
 import subprocess
 from pathlib import Path
@@ -36,9 +37,18 @@ def js_package() -> Path:
     return PACKAGE
 
 
-def bundle(entry: Path, outfile: Path) -> str:
-    """Bundle a page's script with the package's esbuild (imports resolved from clients/js)."""
+@functools.cache
+def built_package() -> Path:
+    """clients/js with a fresh `dist/` (built once per test run), as its `exports` point there."""
     package = js_package()
+    run(["node", "scripts/build.mjs"], package)
+    return package
+
+
+def bundle(entry: Path, outfile: Path) -> str:
+    """Bundle a page's script with the package's esbuild: `@tokensmith/client` resolves to the
+    package's own build, react and axios to its node_modules."""
+    package = built_package()
     # .bin/esbuild: a JS launcher, or the native binary when esbuild's postinstall ran.
     esbuild = package / "node_modules" / ".bin" / "esbuild"
     run(
