@@ -1,16 +1,9 @@
 // The client: one session of one user against one tokensmith server, shared by the tabs of an
 // origin. It composes the token state (tokens.ts), the cross-tab coordination (tabs.ts), the
-// HTTP calls (http.ts) and the events (events.ts).
-//
-// How a refresh happens, and why it happens only once:
-//   * In a tab, every caller that needs a refresh joins the one in flight (single flight).
-//   * Across the tabs of an origin, a refresh runs under a Web Lock. The tab that gets the lock
-//     first refreshes, stores a higher "generation" in localStorage and hands the new access
-//     token (and, in body transport, the refresh token) to the other tabs over a
-//     BroadcastChannel. A tab that gets the lock afterwards sees the higher generation and uses
-//     the token it was handed instead of refreshing again.
-//   * A logout wins over a refresh in flight: the session "epoch" changes at once, and a
-//     refresh result that lands afterwards is thrown away.
+// refresh (refresher.ts), the HTTP calls (http.ts) and the events (events.ts), and holds what
+// this tab knows of the session: the user, the session's epoch (it changes whenever the local
+// session ends, so a result that lands afterwards is thrown away: a logout wins), the sessions
+// known to be over, and the restore after a reload.
 
 import { AuthError, errorCodeOf } from "./errors.js";
 import { Emitter } from "./events.js";
