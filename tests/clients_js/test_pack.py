@@ -11,7 +11,8 @@ import pytest
 
 from .conftest import run
 
-pytestmark = pytest.mark.slow
+# npm install and tsc on a busy machine: more than the suite-wide 120 s timeout allows.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 CONSUMER_JS = """\
 import { AuthError, createAuthClient, isAuthError } from "@tokensmith/client";

@@ -11,6 +11,7 @@ import pytest
 from .conftest import SIZES, run
 
 
+@pytest.mark.timeout(600)  # a build and the node tests: generous on a busy machine
 def test_npm_test_passes(js_package: Path, request: pytest.FixtureRequest) -> None:
     """`npm test` builds the package and every unit test passes, the size budgets included."""
     output = run(["npm", "test"], js_package).stdout
