@@ -124,6 +124,24 @@ describe("two tabs", () => {
       a.events.some((e) => e.name === "tokenRefreshed" && e.source === "other-tab"));
   });
 
+  test("cookie transport: two tabs share one refresh with the cookie and the CSRF header", async () => {
+    const cookie = { transport: "cookie", getCsrfToken: () => "csrf-value" };
+    const a = openTab(cookie);
+    const b = openTab(cookie);
+    await a.client.login("a@example.com", "right");
+    await flush();
+    await browser.timers.advance(61_000);
+
+    const [ra, rb] = await Promise.all([statuses(a.client, 5), statuses(b.client, 5)]);
+
+    assert.deepEqual([...ra, ...rb], Array(10).fill(200));
+    assert.equal(server.refreshes, 1);
+    const [refresh] = server.requests.filter((r) => r.path === "/auth/refresh");
+    assert.deepEqual(refresh.body, {}); // the refresh token is the cookie, never in the body
+    assert.equal(refresh.csrf, "csrf-value");
+    assert.equal(browser.storage.keys().some((k) => k.endsWith(":refreshToken")), false);
+  });
+
   test("a login in one tab signs in the other", async () => {
     const a = openTab();
     const b = openTab();

@@ -190,7 +190,8 @@ export class FakeServer {
     if (url.origin !== this.origin) throw new TypeError(`fetch failed: no server at ${url.origin}`);
     const body = request.method === "POST" ? await request.json().catch(() => ({})) : {};
     const auth = request.headers.get("Authorization");
-    this.requests.push({ path: url.pathname, method: request.method, auth, body });
+    const csrf = request.headers.get("X-CSRF-Token");
+    this.requests.push({ path: url.pathname, method: request.method, auth, csrf, body });
     await Promise.resolve(); // answered later, as a network would
     const cookie = request.headers.get("X-Token-Transport") === "cookie";
     switch (url.pathname) {
