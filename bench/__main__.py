@@ -238,7 +238,7 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, dict[str, Any] | None, str
         rows.append((f"pairs: {pair['peer']} refresh on {db}", pair["peer_median"], ""))
     hs = results.get("hashing")
     if hs:
-        for name in ("shipped", "nice10", "one_thread"):
+        for name in ("shipped", "sched_idle", "one_thread", "nice10"):
             v = hs.get(name)
             if v:
                 rows.append(

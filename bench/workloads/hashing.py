@@ -24,7 +24,7 @@ from bench.wrk import Measurement, render, run_wrk
 
 __all__ = ["run_hashing"]
 
-VARIANTS = ("shipped", "nice10", "one_thread")
+VARIANTS = ("shipped", "sched_idle", "one_thread")
 
 
 def _variant(run: Run, name: str) -> dict[str, Any]:

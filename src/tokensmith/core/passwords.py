@@ -37,19 +37,10 @@ TESTING = Argon2Parameters(time_cost=1, memory_cost_kib=8, parallelism=1)
 
 def _lower_priority() -> None:
     """Hashing threads yield the CPU to event loops: a login storm must not stall protected
-    routes (the "stall" benchmark).
-
-    Linux schedules threads one by one: ``SCHED_IDLE`` (weight 3 against an event loop's 1024,
-    and preempted as soon as a loop wakes) where allowed, else nice 10 (weight 110). Hashing
-    still gets every CPU cycle the loops leave, so logins lose little while the loops are idle.
-    """
-    tid = threading.get_native_id()
-    # Not Linux, or not allowed: the next best, else normal priority.
+    routes (the "stall" benchmark). Linux applies nice values per thread."""
+    # Not Linux, or not allowed: hashing still works, at normal priority.
     with contextlib.suppress(AttributeError, OSError):
-        os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
-        return
-    with contextlib.suppress(AttributeError, OSError):
-        os.setpriority(os.PRIO_PROCESS, tid, 10)
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
 
 
 class PasswordHasher:
