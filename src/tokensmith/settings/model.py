@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     tokensmith_log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     # -- other services (contract 10) --------------------------------------------------------
+    revocation_stream_heartbeat: Duration = timedelta(seconds=15)
+    """How often ``/auth/revocations/stream`` sends a heartbeat on an idle stream (contract 10);
+    a verifier that hears nothing for three of them reconnects."""
     introspection_secret: SecretStr | None = None
     """Client secret other services use for ``/auth/introspect`` (RFC 7662); one more service
     client besides ``service_clients``."""
