@@ -181,7 +181,7 @@ def test_stale_feed_refuses_tokens_older_than_stale_after_with_503() -> None:
         v.verify(old)
     assert refusal(ServiceUnavailable()).status == 503
     assert v.verify(token(server.keys[0], clock)).sub == "u1"
-    v.follower.heard_at = clock.now()  # type: ignore[union-attr]  # the stream is back
+    v.follower.heard_at = clock.now()  # the stream is back
     v.verify(old)
 
 
