@@ -123,7 +123,9 @@ class RevocationFollower:
                 log.warning("the server refused our revocation cursor; resynchronising")
                 self.cursor = None
                 continue
-            except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+            except Exception as exc:  # a network error, a bad event, or the client closed
+                if self._stop.is_set():
+                    return
                 if self.connected or self.reconnects == 0:
                     log.warning("revocation stream lost (%s); reconnecting", type(exc).__name__)
             finally:
