@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 from tokensmith.core.clock import ManualClock
 from tokensmith.core.keys import KeySet, generate_private_pem
 from tokensmith.core.models import Revocation
+from tokensmith.core.revocation import RevocationSet
 from tokensmith.core.tokens import TokenCodec, TokenPolicy
 from tokensmith.errors import (
     InsufficientScope,
@@ -203,3 +205,45 @@ def test_sse_parser_reads_events_and_heartbeats() -> None:
     assert events[0] is not None and events[0].id == "3.x"
     assert json.loads(events[0].data) == body
     assert events[1] is None
+
+
+def test_follower_resyncs_when_its_cursor_is_refused() -> None:
+    """A 400 on the stream (the server does not know our cursor: another database, a restored
+    backup) makes the follower fetch the full list again, then follow from the new cursor; it
+    never treats the refusal as "nothing was revoked"."""
+    clock = ManualClock(NOW)
+    calls: list[tuple[str, str | None]] = []
+    until = "2026-03-01T12:16:00Z"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        cursor = request.headers.get("last-event-id")
+        calls.append((request.url.path, cursor))
+        if request.url.path == "/auth/revocations":
+            return httpx.Response(200, json={
+                "revocations": [{"sid": f"full-{len(calls)}", "until": until}],
+                "cursor": "9.fresh",
+            })  # fmt: skip
+        if cursor == "1.stale":
+            return httpx.Response(400, json={"error": "bad cursor", "code": "VALIDATION_ERROR"})
+        event = json.dumps({"revocations": [{"sid": "live", "until": until}], "cursor": "10.x"})
+        body = f"id: 10.x\nevent: revocations\ndata: {event}\n\n: heartbeat\n\n"
+        return httpx.Response(
+            200, content=body.encode(), headers={"content-type": "text/event-stream"}
+        )
+
+    revoked = RevocationSet()
+    follower = RevocationFollower(
+        httpx.Client(transport=httpx.MockTransport(handler)),
+        "http://ts/auth/revocations", "http://ts/auth/revocations/stream", revoked, clock,
+    )  # fmt: skip
+    follower.cursor = "1.stale"
+    follower.start()
+    deadline = datetime.now(UTC) + timedelta(seconds=10)
+    while "live" not in revoked and datetime.now(UTC) < deadline:
+        time.sleep(0.01)
+    follower.stop()
+    assert calls[0] == ("/auth/revocations/stream", "1.stale")
+    assert calls[1][0] == "/auth/revocations"  # the full list, after the refusal
+    assert calls[2] == ("/auth/revocations/stream", "9.fresh")
+    assert "full-2" in revoked and "live" in revoked
+    assert follower.resyncs == 1
