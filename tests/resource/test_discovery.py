@@ -143,8 +143,11 @@ async def test_authlib_refreshes_an_expired_token_through_discovery(api: Api) ->
         saved.append(new)
 
     with warnings.catch_warnings():
-        # Authlib 1.9 announces a future move of its httpx integration at import; unchanged here.
-        warnings.simplefilter("ignore")
+        # Authlib 1.9 announces a future move of its httpx integration at import (its
+        # deprecate module installs an "always" filter first, so ours goes after it).
+        import authlib.deprecate
+
+        warnings.simplefilter("ignore", authlib.deprecate.AuthlibDeprecationWarning)
         from authlib.integrations.httpx_client import AsyncOAuth2Client
 
     transport = httpx.ASGITransport(app=api.app, client=("127.0.0.1", 50001))
