@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from base64 import b64encode
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -247,3 +248,38 @@ def test_follower_resyncs_when_its_cursor_is_refused() -> None:
     assert calls[2] == ("/auth/revocations/stream", "9.fresh")
     assert "full-2" in revoked and "live" in revoked
     assert follower.resyncs == 1
+
+
+def test_start_loads_the_revocation_list_before_judging_any_token() -> None:
+    """start() returns only once the full list is in: a session revoked before the service
+    started is refused by the very first verify. Wrong client credentials fail start() with a
+    line that says so."""
+    clock = ManualClock(NOW)
+    server = FakeServer()
+    until = (NOW + timedelta(minutes=16)).isoformat()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/auth/revocations":
+            if (
+                request.headers.get("authorization", "")
+                != "Basic " + b64encode(b"svc:right").decode()
+            ):
+                return httpx.Response(401, json={"error": "no", "code": "INVALID_CLIENT"})
+            return httpx.Response(200, json={"revocations": [{"sid": "sid-1", "until": until}],
+                                             "cursor": "1.x"})  # fmt: skip
+        if request.url.path == "/auth/revocations/stream":
+            return httpx.Response(503)
+        return server.handler(request)
+
+    def make(secret: str) -> Verifier:
+        return Verifier("http://ts", client_id="svc", client_secret=secret, clock=clock,
+                        transport=httpx.MockTransport(handler))  # fmt: skip
+
+    with pytest.raises(ServiceUnavailable, match="client_id/client_secret"):
+        make("wrong").start(timeout=timedelta(seconds=5))
+    v = make("right").start(timeout=timedelta(seconds=5))
+    try:
+        with pytest.raises(TokenRevoked):
+            v.verify(token(server.keys[0], clock))
+    finally:
+        v.close()

@@ -134,10 +134,33 @@ class Verifier:
                     self._clock,
                     read_timeout=self._stream_read_timeout,
                 )
+                # The full list before the first token is judged: no window in which a session
+                # revoked before this service started is accepted.
+                self._first_sync(self.follower, deadline)
                 self.follower.start()
             else:
                 log.warning("no client_id/client_secret: logouts will not reach this service")
             return self
+
+    def _first_sync(self, follower: RevocationFollower, deadline: float) -> None:
+        while True:
+            try:
+                follower.sync_full()
+                return
+            except httpx.HTTPStatusError as exc:
+                if exc.response.status_code in (401, 403):
+                    raise ServiceUnavailable(
+                        "tokensmith refused this service's client_id/client_secret for the "
+                        "revocation feed: check SERVICE_CLIENTS on the server"
+                    ) from None
+                if time.monotonic() >= deadline:
+                    raise ServiceUnavailable("the revocation feed is not available") from None
+            except (httpx.HTTPError, ValueError) as exc:
+                if time.monotonic() >= deadline:
+                    raise ServiceUnavailable(
+                        f"the revocation feed is not reachable ({type(exc).__name__})"
+                    ) from None
+            time.sleep(0.2)
 
     def close(self) -> None:
         if self.follower is not None:
