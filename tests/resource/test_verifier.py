@@ -18,6 +18,7 @@ from tokensmith.core.models import Revocation
 from tokensmith.core.revocation import RevocationSet
 from tokensmith.core.tokens import TokenCodec, TokenPolicy
 from tokensmith.errors import (
+    ConfigError,
     InsufficientScope,
     InvalidToken,
     NoToken,
@@ -147,14 +148,22 @@ def test_hs256_needs_the_secret() -> None:
     """An HS256 server: tokens verify with JWT_SECRET; without it the verifier cannot start."""
     clock = ManualClock(NOW)
     server = FakeServer("HS256")
-    with pytest.raises(ServiceUnavailable):
-        Verifier("http://ts", transport=httpx.MockTransport(server.handler)).start(
-            timeout=timedelta(0)
-        )
+    with pytest.raises(ConfigError, match="JWT_SECRET"):
+        Verifier("http://ts", transport=httpx.MockTransport(server.handler)).start()
     v = verifier(server, clock, secret=SECRET)
     assert v.verify(token(KeySet.hmac(SECRET), clock)).sid == "sid-1"
     with pytest.raises(InvalidToken):
         v.verify(token(KeySet.hmac(b"x" * 32), clock))
+
+
+def test_a_pinned_algorithm_is_never_swapped_by_discovery() -> None:
+    """``algorithm="EdDSA"`` and a server announcing HS256: start() refuses, naming it."""
+    server = FakeServer("HS256")
+    with pytest.raises(ConfigError, match="JWT_ALGORITHM"):
+        Verifier(
+            "http://ts", algorithm="EdDSA", secret=SECRET,
+            transport=httpx.MockTransport(server.handler),
+        ).start()  # fmt: skip
 
 
 def stale_verifier(on_stale: str) -> tuple[Verifier, ManualClock, FakeServer]:

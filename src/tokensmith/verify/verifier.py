@@ -31,6 +31,7 @@ from tokensmith.core.models import AccessClaims
 from tokensmith.core.revocation import RevocationSet
 from tokensmith.core.tokens import TokenCodec, TokenPolicy
 from tokensmith.errors import (
+    ConfigError,
     InsufficientScope,
     InvalidToken,
     NoToken,
@@ -52,7 +53,9 @@ class Verifier:
     ``client_id``/``client_secret``: a service client of the server (``SERVICE_CLIENTS``), for
     the revocation feed. ``secret``: ``JWT_SECRET``, needed only when the server signs access
     tokens with HS256 (asymmetric keys come from the JWKS and are the better choice for other
-    services: they cannot mint tokens). Call :meth:`start` once (the adapters do).
+    services: they cannot mint tokens). ``algorithm`` pins the algorithm the service accepts
+    (else the one discovery announces). Call :meth:`start` once (the adapters do); a
+    configuration mistake raises :class:`~tokensmith.errors.ConfigError` at once.
     """
 
     def __init__(
@@ -68,6 +71,7 @@ class Verifier:
         on_stale: StalePolicy = "refuse",
         jwks_refetch_interval: timedelta = timedelta(seconds=30),
         stream_read_timeout: timedelta = timedelta(seconds=45),
+        algorithm: str | None = None,
         follow_revocations: bool = True,
         clock: Clock | None = None,
         transport: httpx.BaseTransport | None = None,
@@ -80,6 +84,7 @@ class Verifier:
         self.stale_after = stale_after
         self.on_stale: StalePolicy = on_stale
         self._secret = secret.encode() if isinstance(secret, str) else secret
+        self._pinned_algorithm = algorithm
         self._refetch_s = jwks_refetch_interval.total_seconds()
         self._clock = clock or SystemClock()
         auth = (client_id, client_secret) if client_id and client_secret else None
@@ -174,14 +179,23 @@ class Verifier:
         if not isinstance(metadata, dict) or not isinstance(metadata.get("issuer"), str):
             raise ValueError("not a discovery document")
         algorithms = metadata.get("access_token_signing_alg_values_supported") or ["HS256"]
+        algorithm = str(algorithms[0])
+        # RFC 8725 section 3.1: a service that pins its algorithm never follows a changed one.
+        if self._pinned_algorithm is not None and algorithm != self._pinned_algorithm:
+            raise ConfigError(
+                "JWT_ALGORITHM",
+                f"the server announces {algorithm}, this service expects {self._pinned_algorithm}",
+            )
         self.metadata = metadata
-        self._algorithm = str(algorithms[0])
+        self._algorithm = algorithm
         self._install_keys(self._keys())
 
     def _keys(self) -> KeySet:
         if self._algorithm == "HS256":
             if self._secret is None:
-                raise ValueError("HS256 tokens: pass secret= (the server's JWT_SECRET)")
+                raise ConfigError(
+                    "JWT_SECRET", "the server signs with HS256: pass secret= (its JWT_SECRET)"
+                )
             return KeySet.hmac(self._secret)
         response = self._http.get(self.metadata["jwks_uri"])
         response.raise_for_status()
