@@ -6,7 +6,8 @@
         "ISSUER_URL": "https://auth.example.com",
         "CLIENT_ID": "invoices", "CLIENT_SECRET": "...",    # a service client, for logouts
         "PROTECTED_PATHS": ["/api/"],      # the middleware refuses these without a valid token
-        # "AUDIENCE", "JWT_SECRET" (HS256 only), "REVOCATION_STALE_AFTER" (s), "ON_STALE"
+        # "AUDIENCE", "JWT_SECRET" (HS256 only), "ALGORITHM" (pin it),
+        # "REVOCATION_STALE_AFTER" (s), "ON_STALE"
     }
     MIDDLEWARE = [..., "tokensmith.verify.django.TokensmithMiddleware"]
     REST_FRAMEWORK = {
@@ -62,6 +63,7 @@ def get_verifier() -> Verifier:
                 client_id=config.get("CLIENT_ID"),
                 client_secret=config.get("CLIENT_SECRET"),
                 secret=config.get("JWT_SECRET"),
+                algorithm=config.get("ALGORITHM"),
                 stale_after=timedelta(seconds=float(config.get("REVOCATION_STALE_AFTER", 60))),
                 on_stale=config.get("ON_STALE", "refuse"),
             ).start()

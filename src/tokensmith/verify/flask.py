@@ -14,7 +14,8 @@
 
 Configuration keys (all ``TOKENSMITH_``): ``ISSUER_URL`` (required), ``AUDIENCE``
 (``tokensmith``), ``CLIENT_ID``/``CLIENT_SECRET`` (a service client, for the revocation stream),
-``JWT_SECRET`` (HS256 servers only), ``REVOCATION_STALE_AFTER`` (seconds, 60) and ``ON_STALE``
+``JWT_SECRET`` (HS256 servers only), ``ALGORITHM`` (pin it), ``REVOCATION_STALE_AFTER``
+(seconds, 60) and ``ON_STALE``
 (``refuse`` or ``accept``). A refused token gets the status, body and ``WWW-Authenticate`` of
 contract 4.
 """
@@ -66,6 +67,7 @@ def verifier_from_config(config: Any) -> Verifier:
         client_id=config.get("TOKENSMITH_CLIENT_ID"),
         client_secret=config.get("TOKENSMITH_CLIENT_SECRET"),
         secret=config.get("TOKENSMITH_JWT_SECRET"),
+        algorithm=config.get("TOKENSMITH_ALGORITHM"),
         stale_after=timedelta(seconds=float(config.get("TOKENSMITH_REVOCATION_STALE_AFTER", 60))),
         on_stale=config.get("TOKENSMITH_ON_STALE", "refuse"),
     )
