@@ -265,6 +265,7 @@ def build_services(
         CursorCodec(settings.refresh_secret),
         clock,
         heartbeat=settings.revocation_stream_heartbeat,
+        buffer=settings.revocation_stream_buffer,
     )
     revoker.listeners.append(services.broadcaster.wake)
     return services
