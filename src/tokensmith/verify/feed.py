@@ -150,6 +150,7 @@ class RevocationFollower:
                     return
                 if event is None:  # a heartbeat or any other line: the stream is alive
                     self.heard_at = self._clock.now()
+                    self.revoked.prune(self.heard_at)  # entries past ``until`` matter no more
                     continue
                 if event.event == "revocations" and event.data:
                     found, cursor = parse_revocations(json.loads(event.data))
