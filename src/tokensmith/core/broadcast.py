@@ -194,6 +194,8 @@ class RevocationBroadcaster:
                     async with asyncio.timeout(self._poll_s):
                         await self._wake.wait()
                 self._wake.clear()
+                if not self._subscribers:
+                    continue  # nobody listens: no query; the next subscriber's catch-up reads
                 await self._poll()
                 cursor = self.log.watermark
             except asyncio.CancelledError:
