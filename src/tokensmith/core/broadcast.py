@@ -8,7 +8,8 @@ The revocation log in the database stays the record; this only carries it out. O
    session id to a set is idempotent).
 2. The process reads the log when a revocation is made here or arrives from a peer (the
    :class:`~tokensmith.core.revoker.Revoker` tells :meth:`RevocationBroadcaster.wake`), and
-   every ``poll`` in any case, then hands each subscriber the same pre-rendered event.
+   every ``poll`` in any case, then hands each subscriber the same pre-rendered event. With no
+   subscriber it reads nothing (a new subscriber's catch-up reads the log).
 3. A cursor handed out is the log's *watermark*: every entry at or below it has committed (on
    PostgreSQL a lower sequence number can commit after a higher one; see
    :mod:`tokensmith.storage.sql.feed`). Resuming from it may repeat an entry, never skip one.
