@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from tokensmith.core.clock import Clock
 from tokensmith.core.models import Revocation
-from tokensmith.core.ports import Database, RevocationFeed
+from tokensmith.core.ports import Database, RevocationFeed, RevocationHandler
 from tokensmith.core.revocation import RevocationSet
 
 __all__ = ["Revoker"]
@@ -33,6 +33,8 @@ class Revoker:
         self._clock = clock
         self._horizon = access_ttl + leeway
         self._feed = feed
+        self.listeners: list[RevocationHandler] = []
+        """Told of every revocation this process learns (the stream for other services)."""
 
     def __repr__(self) -> str:
         return f"Revoker({self.revoked!r})"
@@ -57,6 +59,7 @@ class Revoker:
         if not revocations:
             return
         self.revoked.add(revocations)
+        self._tell(revocations)
         if self._feed is not None:
             try:
                 await self._feed.publish(revocations)
@@ -66,6 +69,11 @@ class Revoker:
     def apply(self, revocations: Sequence[Revocation]) -> None:
         """Revocations that arrived from another process."""
         self.revoked.add(revocations)
+        self._tell(revocations)
+
+    def _tell(self, revocations: Sequence[Revocation]) -> None:
+        for listener in self.listeners:
+            listener(revocations)
 
     async def load(self, database: Database) -> int:
         """Replace nothing, add everything still live in the database; returns the cursor."""
