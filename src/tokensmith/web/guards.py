@@ -17,7 +17,7 @@ from tokensmith.core.clock import Clock
 from tokensmith.core.models import AccessClaims
 from tokensmith.core.sessions import SessionService
 from tokensmith.errors import InsufficientScope, StepUpRequired
-from tokensmith.web.transport import bearer_token
+from tokensmith.web.transport import authorization_of, bearer_token
 
 __all__ = ["Guard", "Guards", "Principal"]
 
@@ -41,7 +41,7 @@ class Guards:
 
     async def principal(self, request: Request) -> Principal:
         """The verified claims of the request's Bearer token, or a 401 with WWW-Authenticate."""
-        return self._sessions.authenticate(bearer_token(request.headers.get("authorization")))
+        return self._sessions.authenticate(bearer_token(authorization_of(request)))
 
     def require_scopes(self, *scopes: str) -> Guard:
         """A guard passing when the token's ``scope`` claim holds every one of ``scopes``; else
@@ -56,7 +56,7 @@ class Guards:
         authenticate = self._sessions.authenticate
 
         async def scoped(request: Request) -> Principal:
-            claims = authenticate(bearer_token(request.headers.get("authorization")))
+            claims = authenticate(bearer_token(authorization_of(request)))
             if not required <= claims.scopes:
                 missing = " ".join(s for s in named if s not in claims.scopes)
                 raise InsufficientScope(
@@ -78,7 +78,7 @@ class Guards:
         clock = self._clock
 
         async def recent(request: Request) -> Principal:
-            claims = authenticate(bearer_token(request.headers.get("authorization")))
+            claims = authenticate(bearer_token(authorization_of(request)))
             now = int(clock.now().timestamp())
             if claims.auth_time is None or now - claims.auth_time > max_age_s:
                 raise StepUpRequired(
