@@ -87,7 +87,7 @@ class Introspector:
             return None
 
     async def _access_info(self, token: str) -> dict[str, Any]:
-        claims = self._sessions.authenticate(token)  # signature, expiry, revocation
+        claims = await self._sessions.authenticate_current(token)  # signature, expiry, revocation
         info = {
             "active": True,
             "token_type": "Bearer",  # RFC 7662 section 2.2 / RFC 6749 section 7.1

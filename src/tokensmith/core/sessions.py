@@ -358,8 +358,20 @@ class SessionService:
     # -- the protected-route check -----------------------------------------------------------
 
     def authenticate(self, access_token: str) -> AccessClaims:
-        """Verify an access token and refuse it if its session was revoked. No I/O."""
+        """Verify an access token and refuse it if its session was revoked, as far as this
+        process knows now. No I/O."""
         claims = self._codec.verify_access(access_token)
+        if self._revoker.is_revoked(claims.sid):
+            raise TokenRevoked()
+        return claims
+
+    async def authenticate_current(self, access_token: str) -> AccessClaims:
+        """:meth:`authenticate`, after catching up with revocations other processes committed
+        since the feed last looked (:meth:`Revoker.catch_up`): what protected routes use, so a
+        logout on one worker is refused on every worker as soon as it has returned."""
+        claims = self._codec.verify_access(access_token)
+        if not self._revoker.is_revoked(claims.sid):
+            await self._revoker.catch_up()
         if self._revoker.is_revoked(claims.sid):
             raise TokenRevoked()
         return claims
