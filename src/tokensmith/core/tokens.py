@@ -401,7 +401,9 @@ def _is_numeric_date(value: object) -> bool:
     compared as numbers. Strings, booleans, NaN, infinities and values beyond 2^53 are not."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False
-    return math.isfinite(value) and -(2**53) < value < 2**53
+    if isinstance(value, float) and not math.isfinite(value):
+        return False
+    return -(2**53) < value < 2**53
 
 
 _EC_ORDERS: Final = {
