@@ -53,6 +53,8 @@ class RevokeReason(StrEnum):
     SESSION_LIMIT = "session_limit"
     """``MAX_SESSIONS_PER_USER``: the least recently used session made room for a new one."""
     ADMIN = "admin"
+    PASSWORD_GUESSING = "password_guessing"  # noqa: S105 - a reason, not a password
+    """Too many wrong passwords from a signed-in session (``/auth/password``, reauthenticate)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +188,8 @@ class AuditKind(StrEnum):
     """A new session past ``MAX_SESSIONS_PER_USER`` ended the least recently used one."""
     USER_GONE = "user_gone"
     """A refresh found the user gone or inactive in the directory; the session ended."""
+    PASSWORD_FAILED = "password_failed"  # noqa: S105 - an event name, not a password
+    """A signed-in session sent a wrong password (password change or reauthentication)."""
 
 
 @dataclass(frozen=True, slots=True)
