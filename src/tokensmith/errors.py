@@ -35,6 +35,7 @@ same class from the ``code`` it receives (:func:`error_from_code`).
     ├── MethodNotAllowed               METHOD_NOT_ALLOWED
     ├── PayloadTooLarge                PAYLOAD_TOO_LARGE
     ├── ValidationError                VALIDATION_ERROR
+    │   └── InvalidCursor              VALIDATION_ERROR (400: a feed cursor we never gave)
     ├── RateLimited                    RATE_LIMITED
     ├── ServiceUnavailable             SERVICE_UNAVAILABLE
     │   └── HookFailed                 SERVICE_UNAVAILABLE (the app's directory or claims hook)
@@ -61,6 +62,7 @@ __all__ = [
     "InsufficientScope",
     "InvalidClient",
     "InvalidCredentials",
+    "InvalidCursor",
     "InvalidRefreshToken",
     "InvalidRequest",
     "InvalidResetToken",
@@ -262,6 +264,14 @@ class ValidationError(TokensmithError):
     def __init__(self, message: str | None = None, details: list[dict[str, Any]] | None = None):
         super().__init__(message)
         self.details = details or []
+
+
+class InvalidCursor(ValidationError):
+    """A revocation-feed cursor (``since``, ``Last-Event-ID``) that this server never handed out:
+    forged, from the future (another database) or garbage. 400: the caller must resynchronise
+    from the full list, never carry on as if nothing was revoked."""
+
+    default_message = "The cursor is not one this server issued: fetch the full list again"
 
 
 class RateLimited(TokensmithError):

@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 from tokensmith.core.accounts import AccountService
 from tokensmith.core.audit import AuditTrail
+from tokensmith.core.broadcast import RevocationBroadcaster
 from tokensmith.core.claims import ClaimsHook
 from tokensmith.core.clients import ServiceClients
 from tokensmith.core.clock import Clock, SystemClock
 from tokensmith.core.directory import UserDirectory
 from tokensmith.core.ending import SessionEnder
+from tokensmith.core.feed_cursor import CursorCodec
 from tokensmith.core.introspection import Introspector
 from tokensmith.core.issuing import Issuer
 from tokensmith.core.keys import KeySet, split_pems
@@ -34,7 +36,7 @@ from tokensmith.core.user_table import UserTable
 from tokensmith.errors import ConfigError, ServiceUnavailable
 from tokensmith.settings import Settings
 from tokensmith.storage.sql.database import SqlDatabase
-from tokensmith.storage.sql.feed import SqlPollingFeed
+from tokensmith.storage.sql.feed import SqlPollingFeed, SqlRevocationLog
 
 if TYPE_CHECKING:
     from limits.aio.storage import Storage
@@ -85,6 +87,8 @@ class Services:
     """Shared rate-limit counters (Redis) when ``REDIS_URL`` is set; None means in-memory."""
     service_clients: ServiceClients = field(default_factory=lambda: ServiceClients({}))
     """``SERVICE_CLIENTS`` and ``INTROSPECTION_SECRET`` (contract 10)."""
+    broadcaster: RevocationBroadcaster | None = None
+    """The revocation stream for other services (contract 10)."""
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     def __repr__(self) -> str:
@@ -112,6 +116,8 @@ class Services:
             raise
         if self.feed is not None:
             self._spawn(self.feed.run(self.revoker.apply, self._resync, cursor))
+        if self.broadcaster is not None:
+            self._spawn(self.broadcaster.run(cursor))
         self._spawn(self._housekeeping())
 
     async def readiness(self) -> dict[str, str]:
@@ -145,6 +151,8 @@ class Services:
                 log.exception("cleanup failed")
 
     async def stop(self) -> None:
+        if self.broadcaster is not None:
+            self.broadcaster.close()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -235,7 +243,7 @@ def build_services(
         trail=audit,
         registration_open=settings.registration == "open",
     )
-    return Services(
+    services = Services(
         settings,
         clock,
         database,
@@ -252,6 +260,15 @@ def build_services(
         rate_limit_storage(settings),
         build_service_clients(settings),
     )
+    services.broadcaster = RevocationBroadcaster(
+        SqlRevocationLog(database),
+        CursorCodec(settings.refresh_secret),
+        clock,
+        heartbeat=settings.revocation_stream_heartbeat,
+        buffer=settings.revocation_stream_buffer,
+    )
+    revoker.listeners.append(services.broadcaster.wake)
+    return services
 
 
 def build_service_clients(settings: Settings) -> ServiceClients:

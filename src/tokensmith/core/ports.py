@@ -133,6 +133,9 @@ class RevocationRepository(Protocol):
 
     async def since(self, cursor: int) -> tuple[list[Revocation], int]:
         """Revocations written after ``cursor``, and the new cursor."""
+
+    async def newest(self) -> int:
+        """The newest sequence number in the log (0 when empty)."""
         ...
 
     async def delete_expired(self, now: datetime) -> int: ...

@@ -109,6 +109,11 @@ class TokenCodec:
     def policy(self) -> TokenPolicy:
         return self._policy
 
+    @property
+    def access_kids(self) -> frozenset[str]:
+        """The key ids access tokens may name."""
+        return frozenset(self._access_keys.verifiers)
+
     def __repr__(self) -> str:
         return f"TokenCodec(access={self._access_keys.algorithm}, refresh=HS256)"
 

@@ -82,6 +82,17 @@ class ClientAuthenticator:
             await self._limits.hit("client_auth", ip)
             raise
 
+    async def check(self, request: Request, client_id: str | None, secret: str) -> ServiceClient:
+        """Credentials sent another way (``client_secret_post``, RFC 6749 section 2.3.1), judged
+        and counted like HTTP Basic ones."""
+        ip = self._addresses.of(request) or "-"
+        await self._limits.check("client_auth", ip)
+        try:
+            return self.clients.authenticate(client_id, secret)
+        except InvalidClient:
+            await self._limits.hit("client_auth", ip)
+            raise
+
     async def optional(self, request: Request) -> ServiceClient | None:
         """For endpoints where client authentication is optional (RFC 7009 revocation): no
         Basic header is ``None``; a Basic header must be right."""

@@ -29,6 +29,7 @@ from tokensmith.errors import (
     InsufficientScope,
     InvalidClient,
     InvalidCredentials,
+    InvalidCursor,
     InvalidRefreshToken,
     InvalidRequest,
     InvalidResetToken,
@@ -91,6 +92,7 @@ STATUS: Final[dict[type[TokensmithError], int]] = {
     EmailTaken: 409,
     PayloadTooLarge: 413,
     ValidationError: 422,
+    InvalidCursor: 400,
     RateLimited: 429,
     ServiceUnavailable: 503,
 }

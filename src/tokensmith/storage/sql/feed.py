@@ -37,7 +37,7 @@ from tokensmith.core.ports import RevocationHandler
 from tokensmith.errors import ServiceUnavailable
 from tokensmith.storage.sql.database import SqlDatabase
 
-__all__ = ["RevocationLogReader", "SqlPollingFeed"]
+__all__ = ["RevocationLogReader", "SqlPollingFeed", "SqlRevocationLog"]
 
 log = logging.getLogger("tokensmith.revocation")
 
@@ -64,6 +64,11 @@ class RevocationLogReader:
     @property
     def open_gaps(self) -> int:
         return len(self._gaps)
+
+    @property
+    def watermark(self) -> int:
+        """Every sequence number at or below this one has been read (or was given up on)."""
+        return min(self._gaps) - 1 if self._gaps else self.cursor
 
     async def reset(self, cursor: int) -> None:
         """Continue from ``cursor`` (where a full load stopped). Raises ServiceUnavailable."""
@@ -222,3 +227,34 @@ def _sqlite_file(database: SqlDatabase) -> str | None:
         return None
     path = make_url(database.url).database
     return path if path and path != ":memory:" and not path.startswith("file:") else None
+
+
+class SqlRevocationLog:
+    """The log as the stream for other services reads it
+    (:class:`~tokensmith.core.broadcast.RevocationLog`)."""
+
+    def __init__(self, database: SqlDatabase) -> None:
+        self._db = database
+        self._reader = RevocationLogReader(database)
+
+    def __repr__(self) -> str:
+        return f"SqlRevocationLog({self._reader!r})"
+
+    @property
+    def watermark(self) -> int:
+        return self._reader.watermark
+
+    async def reset(self, cursor: int) -> None:
+        await self._reader.reset(cursor)
+
+    async def poll(self) -> list[Revocation]:
+        return await self._reader.poll()
+
+    async def since(self, cursor: int, now: datetime) -> list[Revocation]:
+        async with self._db.transaction() as uow:
+            rows = await uow.revocations.after(cursor)
+        return [revocation for _, revocation in rows if revocation.until > now]
+
+    async def newest(self) -> int:
+        async with self._db.transaction() as uow:
+            return await uow.revocations.newest()
