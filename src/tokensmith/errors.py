@@ -14,6 +14,7 @@ same class from the ``code`` it receives (:func:`error_from_code`).
     │   ├── TokenExpired               TOKEN_EXPIRED
     │   ├── InvalidToken               INVALID_TOKEN
     │   └── TokenRevoked               TOKEN_REVOKED
+    ├── InvalidRequest                 INVALID_REQUEST (400: RFC 6750 section 3.1 invalid_request)
     ├── InsufficientScope              INSUFFICIENT_SCOPE (403: the token lacks a scope)
     ├── StepUpRequired                 STEP_UP_REQUIRED (401: the login is too old, RFC 9470)
     ├── InvalidCredentials             INVALID_CREDENTIALS
@@ -63,6 +64,7 @@ __all__ = [
     "InvalidCredentials",
     "InvalidCursor",
     "InvalidRefreshToken",
+    "InvalidRequest",
     "InvalidResetToken",
     "InvalidToken",
     "LogoutTokenMissing",
@@ -130,6 +132,14 @@ class InvalidToken(AuthenticationError):
 class TokenRevoked(AuthenticationError):
     code = "TOKEN_REVOKED"
     default_message = "The session of this token has ended: log in again"
+
+
+class InvalidRequest(TokensmithError):
+    """The request is ambiguous about whose credentials it carries (RFC 6750 section 3.1,
+    ``invalid_request``): two ``Authorization`` headers, or a logout naming two users."""
+
+    code = "INVALID_REQUEST"
+    default_message = "The request is malformed"
 
 
 class InsufficientScope(TokensmithError):

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from tokensmith.core.clock import Clock
 from tokensmith.core.models import Revocation
-from tokensmith.core.ports import Database, RevocationFeed, RevocationHandler
+from tokensmith.core.ports import CatchingUpFeed, Database, RevocationFeed, RevocationHandler
 from tokensmith.core.revocation import RevocationSet
 
 __all__ = ["Revoker"]
@@ -33,6 +33,7 @@ class Revoker:
         self._clock = clock
         self._horizon = access_ttl + leeway
         self._feed = feed
+        self._catching_up = feed if isinstance(feed, CatchingUpFeed) else None
         self.listeners: list[RevocationHandler] = []
         """Told of every revocation this process learns (the stream for other services)."""
 
@@ -47,6 +48,18 @@ class Revoker:
 
     def is_revoked(self, session_id: str) -> bool:
         return session_id in self.revoked
+
+    async def catch_up(self) -> None:
+        """Before the local set is trusted on the request path: add what the feed can tell of
+        revocations committed elsewhere since it last looked, so a session ended by another
+        worker is refused here at once, not at the next poll. With SQLite's polling feed this
+        is a ``data_version`` check (microseconds) and a log read only when another connection
+        committed; other feeds have nothing to add."""
+        if self._catching_up is None:
+            return
+        found = await self._catching_up.catch_up()
+        if found:
+            self.apply(found)
 
     def revocations_for(self, session_ids: Sequence[str], at: datetime) -> list[Revocation]:
         """The revocation records of sessions ended at ``at``: they matter until the last access

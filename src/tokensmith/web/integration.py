@@ -47,7 +47,7 @@ from tokensmith.web.routes_revocations import revocation_routes
 from tokensmith.web.routes_sessions import session_routes
 from tokensmith.web.routes_tokens import token_routes
 from tokensmith.web.token_response import TokenResponder
-from tokensmith.web.transport import ClientAddress, CookieTransport, bearer_token
+from tokensmith.web.transport import ClientAddress, CookieTransport
 
 __all__ = ["Principal", "Tokensmith"]
 
@@ -118,10 +118,8 @@ class Tokensmith:
 
     async def principal(self, request: Request) -> Principal:
         """``Depends(auth.principal)``: the verified claims, or a 401 with WWW-Authenticate.
-        Costs one signature check and one set lookup: no database, no network."""
-        return self.services.sessions.authenticate(
-            bearer_token(request.headers.get("authorization"))
-        )
+        Costs one signature check and one set lookup (see :mod:`tokensmith.web.guards`)."""
+        return await self.guards.principal(request)
 
     def require_scopes(self, *scopes: str) -> Guard:
         """``Depends(auth.require_scopes("orders:read"))``: the principal when the token's
