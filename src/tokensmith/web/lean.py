@@ -34,10 +34,11 @@ from tokensmith.core.subjects import Subjects
 from tokensmith.errors import RefreshTokenRequired, TokenRevoked, TokensmithError
 from tokensmith.web.context import request_context
 from tokensmith.web.errors import ErrorPresenter
+from tokensmith.web.guards import Guards
 from tokensmith.web.ratelimit import RateLimits
 from tokensmith.web.schemas import user_body
 from tokensmith.web.token_response import FastJSONResponse, TokenResponder
-from tokensmith.web.transport import ClientAddress, CookieTransport, bearer_token
+from tokensmith.web.transport import ClientAddress, CookieTransport
 
 if TYPE_CHECKING:
     from tokensmith.web.integration import Tokensmith
@@ -152,13 +153,13 @@ class LeanMe:
         app: ASGIApp,
         *,
         path: str,
-        sessions: SessionService,
+        guards: Guards,
         subjects: Subjects,
         errors: ErrorPresenter,
     ) -> None:
         self.app = app
         self.path = path
-        self._authenticate = sessions.authenticate
+        self._principal = guards.principal  # the FastAPI route's own guard, whatever it checks
         self._subjects = subjects
         self._errors = errors
 
@@ -172,7 +173,7 @@ class LeanMe:
         scope["route"] = self
         response: Response
         try:
-            claims = self._authenticate(bearer_token(_header(scope, b"authorization")))
+            claims = await self._principal(Request(scope))
             user = await self._subjects.current(claims.sub)
             if user is None:
                 raise TokenRevoked("This account no longer exists or is disabled")
@@ -180,14 +181,6 @@ class LeanMe:
         except TokensmithError as error:
             response = self._errors.present(scope, error)
         await response(scope, receive, send)
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    """The first value of a header, as Starlette's ``request.headers.get`` gives it."""
-    for key, value in scope["headers"]:
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
 
 
 def _route_path(scope: Scope) -> str:
@@ -238,7 +231,7 @@ def install_lean_routes(app: Starlette, tokensmith: Tokensmith) -> None:
     app.add_middleware(
         LeanMe,
         path=tokensmith.prefix + "/me",
-        sessions=tokensmith.services.sessions,
+        guards=tokensmith.guards,
         subjects=tokensmith.services.subjects,
         errors=tokensmith.errors,
     )
