@@ -20,11 +20,15 @@ from tokensmith.core.clients import ServiceClients
 from tokensmith.core.clock import Clock, SystemClock
 from tokensmith.core.directory import UserDirectory
 from tokensmith.core.ending import SessionEnder
+from tokensmith.core.events import EventHandlers, EventPublisher, HandlerDeliverer
 from tokensmith.core.introspection import Introspector
 from tokensmith.core.issuing import Issuer
 from tokensmith.core.keys import KeySet, split_pems
+from tokensmith.core.models import Channel
+from tokensmith.core.outbox import Deliverer, OutboxWorker, OutboxWriter, RetryPolicy
 from tokensmith.core.passwords import OWASP_2023, Argon2Parameters, PasswordHasher
 from tokensmith.core.ports import RevocationFeed
+from tokensmith.core.recovery import LinkTokens, RecoveryPolicy, RecoveryService
 from tokensmith.core.revoker import Revoker
 from tokensmith.core.rotation import Rotation, RotationPolicy
 from tokensmith.core.sessions import SessionPolicy, SessionService
@@ -45,7 +49,9 @@ __all__ = [
     "build_feed",
     "build_service_clients",
     "build_services",
+    "check_recovery_settings",
     "close_rate_limit_storage",
+    "public_url_of",
     "rate_limit_storage",
 ]
 
@@ -85,14 +91,24 @@ class Services:
     """Shared rate-limit counters (Redis) when ``REDIS_URL`` is set; None means in-memory."""
     service_clients: ServiceClients = field(default_factory=lambda: ServiceClients({}))
     """``SERVICE_CLIENTS`` and ``INTROSPECTION_SECRET`` (contract 10)."""
+    recovery: RecoveryService | None = None
+    """Password reset and email verification (contract 9); None with the app's own directory."""
+    outbox: OutboxWriter = field(default_factory=OutboxWriter)
+    events: EventHandlers = field(default_factory=EventHandlers)
+    """``auth.on(event, handler)``."""
+    links: LinkTokens | None = None
+    worker: OutboxWorker | None = None
+    """The outbox worker of this process, once started."""
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    _closers: list[Any] = field(default_factory=list)
 
     def __repr__(self) -> str:
         return f"Services({self.database!r})"
 
-    async def start(self, *, migrate: bool | None = None) -> None:
-        """Check the database (upgrading an embedded one), load revocations, start the feed and
-        the cleanup loop. Raises :class:`ConfigError` naming DATABASE_URL when unreachable."""
+    async def start(self, *, migrate: bool | None = None, outbox_worker: bool = True) -> None:
+        """Check the database (upgrading an embedded one), load revocations, start the feed,
+        the cleanup loop and (unless ``outbox_worker=False``, as in the CLI) the outbox worker.
+        Raises :class:`ConfigError` naming DATABASE_URL when unreachable."""
         from tokensmith.storage.sql import migrate as migrations
 
         try:
@@ -113,6 +129,39 @@ class Services:
         if self.feed is not None:
             self._spawn(self.feed.run(self.revoker.apply, self._resync, cursor))
         self._spawn(self._housekeeping())
+        if outbox_worker:
+            self.worker = self.build_worker()
+            self.outbox.attach(self.worker.wake)
+            self._spawn(self.worker.run())
+
+    def build_worker(self) -> OutboxWorker:
+        """The outbox worker with a deliverer for each configured channel: mail (SMTP, or the
+        log without ``SMTP_URL``), webhooks (``WEBHOOK_URL``), and ``auth.on`` handlers."""
+        from tokensmith.core.mail import MailDeliverer, MailRenderer
+        from tokensmith.delivery.smtp import LogMailer, SmtpMailer
+
+        settings = self.settings
+        deliverers: dict[Channel, Deliverer] = {Channel.HANDLER: HandlerDeliverer(self.events)}
+        if self.links is not None:
+            renderer = MailRenderer(self.links, public_url_of(settings), settings.mail_from)
+            mailer = SmtpMailer(settings.smtp_url) if settings.smtp_url else LogMailer()
+            deliverers[Channel.MAIL] = MailDeliverer(renderer, mailer)
+        if settings.webhook_url and settings.webhook_secret is not None:
+            from tokensmith.delivery.webhook import WebhookDeliverer
+
+            webhook = WebhookDeliverer(
+                settings.webhook_url,
+                settings.webhook_secret.get_secret_value().encode(),
+                self.clock,
+            )
+            self._closers.append(webhook.close)
+            deliverers[Channel.WEBHOOK] = webhook
+        return OutboxWorker(
+            self.database,
+            deliverers,
+            self.clock,
+            policy=RetryPolicy(max_delay=settings.outbox_max_retry_delay),
+        )
 
     async def readiness(self) -> dict[str, str]:
         """``/readyz``: each dependency as "ok" or "unavailable"."""
@@ -139,10 +188,18 @@ class Services:
             self.revoker.prune()
             try:
                 await self.sessions.cleanup()
+                await self._cleanup_recovery()
             except ServiceUnavailable:
                 continue
             except Exception:
                 log.exception("cleanup failed")
+
+    async def _cleanup_recovery(self, keep_sent: timedelta = timedelta(days=7)) -> None:
+        """Expired link tokens go; sent outbox entries are kept a week (``outbox list --all``)."""
+        now = self.clock.now()
+        async with self.database.transaction(write=True) as uow:
+            await uow.tokens.delete_expired(now)
+            await uow.outbox.delete_sent(now - keep_sent)
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -151,6 +208,10 @@ class Services:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        for close in self._closers:
+            with contextlib.suppress(Exception):
+                await close()
+        self._closers.clear()
         if self.feed is not None:
             await self.feed.close()
         await close_rate_limit_storage(self.rate_limit_storage)
@@ -224,6 +285,28 @@ def build_services(
         issuer=issuer,
     )
     hasher = PasswordHasher(argon2)
+    outbox = OutboxWriter()
+    events = EventHandlers()
+    audit.add_listener(EventPublisher(outbox, events, webhook=bool(settings.webhook_url)))
+    links = LinkTokens(settings.refresh_secret) if users is None else None
+    recovery = (
+        RecoveryService(
+            database,
+            hasher,
+            ender,
+            audit,
+            outbox,
+            links,
+            clock,
+            table=table,
+            policy=RecoveryPolicy(
+                reset_ttl=settings.password_reset_expires_in,
+                verification_ttl=settings.email_verification_expires_in,
+            ),
+        )
+        if links is not None
+        else None
+    )
     accounts = AccountService(
         database,
         hasher,
@@ -234,6 +317,12 @@ def build_services(
         ender=ender,
         trail=audit,
         registration_open=settings.registration == "open",
+        require_verified_email=settings.require_verified_email,
+        on_new_account=(
+            recovery.mail_verification
+            if recovery is not None and settings.require_verified_email
+            else None
+        ),
     )
     return Services(
         settings,
@@ -251,7 +340,36 @@ def build_services(
         Introspector(codec, sessions, subjects),
         rate_limit_storage(settings),
         build_service_clients(settings),
+        recovery=recovery,
+        outbox=outbox,
+        events=events,
+        links=links,
     )
+
+
+DEVELOPMENT_PUBLIC_URL = "http://127.0.0.1:8000"
+"""The base of mailed links in development when ``PUBLIC_URL`` is unset (``make serve``)."""
+
+
+def public_url_of(settings: Settings) -> str:
+    """``PUBLIC_URL``; in development, ``make serve``'s address when it is unset. Never a
+    request's ``Host`` header."""
+    return settings.public_url or DEVELOPMENT_PUBLIC_URL
+
+
+def check_recovery_settings(settings: Settings) -> None:
+    """Production with password reset and email verification (tokensmith's own users) needs
+    ``SMTP_URL`` and ``PUBLIC_URL``: one line naming the variable otherwise."""
+    if not settings.is_production:
+        return
+    if not settings.smtp_url:
+        raise ConfigError(
+            "SMTP_URL", "required when TOKENSMITH_ENV=production (password-reset mail)"
+        )
+    if not settings.public_url:
+        raise ConfigError(
+            "PUBLIC_URL", "required when TOKENSMITH_ENV=production (the base of mailed links)"
+        )
 
 
 def build_service_clients(settings: Settings) -> ServiceClients:

@@ -41,7 +41,8 @@ def run_with_services(action: Callable[[Services], Awaitable[T]]) -> T:
     async def main() -> T:
         services = build_services(load_settings())
         try:
-            await services.start()
+            # The servers deliver the outbox; a command only writes to it.
+            await services.start(outbox_worker=False)
             return await action(services)
         finally:
             await services.stop()

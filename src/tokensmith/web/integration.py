@@ -11,7 +11,7 @@ and the ``/auth`` router. The standalone server (``tokensmith.server``) is built
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
@@ -23,10 +23,11 @@ from tokensmith.core.audit import RequestContext
 from tokensmith.core.claims import ClaimsHook
 from tokensmith.core.clock import Clock
 from tokensmith.core.directory import Subject, UserDirectory
+from tokensmith.core.events import Event
 from tokensmith.core.models import IssuedTokens, User
 from tokensmith.core.passwords import OWASP_2023, Argon2Parameters
 from tokensmith.errors import TokenRevoked
-from tokensmith.runtime import Services, build_services
+from tokensmith.runtime import Services, build_services, check_recovery_settings
 from tokensmith.settings import Settings
 from tokensmith.web.client_auth import ClientAuthenticator
 from tokensmith.web.context import request_context
@@ -36,6 +37,7 @@ from tokensmith.web.middleware import BodyLimit, SecurityHeaders
 from tokensmith.web.ratelimit import RateLimits
 from tokensmith.web.routes_accounts import account_routes
 from tokensmith.web.routes_oauth import oauth_routes
+from tokensmith.web.routes_recovery import recovery_routes
 from tokensmith.web.routes_sessions import session_routes
 from tokensmith.web.routes_tokens import token_routes
 from tokensmith.web.token_response import TokenResponder
@@ -68,6 +70,8 @@ class Tokensmith:
         if claims is not None and not callable(claims):
             raise TypeError("claims= must be 'async def claims(subject) -> dict'")
         self.settings = settings
+        if users is None and services is None:
+            check_recovery_settings(settings)  # SMTP_URL and PUBLIC_URL in production
         self.services = services or build_services(
             settings, clock=clock, argon2=argon2, users=users, claims=claims
         )
@@ -78,6 +82,7 @@ class Tokensmith:
             settings.rate_limit_refresh,
             settings.rate_limit_register,
             storage=self.services.rate_limit_storage,
+            extra={"recovery": settings.rate_limit_recovery},
         )
         self.client_auth = ClientAuthenticator(
             self.services.service_clients, self.rate_limits, self.addresses
@@ -122,6 +127,16 @@ class Tokensmith:
 
     def context(self, request: Request) -> RequestContext:
         return request_context(self.addresses, request)
+
+    # -- events (contract 9) -----------------------------------------------------------------
+
+    def on(
+        self, event: str, handler: Callable[[Event], Awaitable[None] | None]
+    ) -> Callable[[Event], Awaitable[None] | None]:
+        """Call ``handler(event)`` for every ``event`` (``session.reuse_detected``, ...), with the
+        webhook's body ``{"id", "type", "createdAt", "data"}``: after the change committed, at
+        least once (the same ``id`` when called again), from the outbox worker."""
+        return self.services.events.on(event, handler)
 
     # -- your users (contract 8) -------------------------------------------------------------
 
@@ -214,6 +229,10 @@ class Tokensmith:
                 services.sessions, self.guards, self.addresses, self.client_auth, self.respond
             )
         )
+        if services.recovery is not None:
+            router.include_router(
+                recovery_routes(services.recovery, self.guards, self.rate_limits, self.addresses)
+            )
         router.include_router(
             oauth_routes(services.introspector, self.client_auth, self.rate_limits, self.addresses)
         )
