@@ -20,12 +20,11 @@ from tokensmith.core.clients import ServiceClients
 from tokensmith.core.clock import Clock, SystemClock
 from tokensmith.core.directory import UserDirectory
 from tokensmith.core.ending import SessionEnder
-from tokensmith.core.events import EventHandlers, EventPublisher, HandlerDeliverer
+from tokensmith.core.events import EventHandlers, EventPublisher
 from tokensmith.core.introspection import Introspector
 from tokensmith.core.issuing import Issuer
 from tokensmith.core.keys import KeySet, split_pems
-from tokensmith.core.models import Channel
-from tokensmith.core.outbox import Deliverer, OutboxWorker, OutboxWriter, RetryPolicy
+from tokensmith.core.outbox import OutboxWorker, OutboxWriter
 from tokensmith.core.passwords import OWASP_2023, Argon2Parameters, PasswordHasher
 from tokensmith.core.ports import RevocationFeed
 from tokensmith.core.recovery import LinkTokens, RecoveryPolicy, RecoveryService
@@ -49,9 +48,7 @@ __all__ = [
     "build_feed",
     "build_service_clients",
     "build_services",
-    "check_recovery_settings",
     "close_rate_limit_storage",
-    "public_url_of",
     "rate_limit_storage",
 ]
 
@@ -135,33 +132,14 @@ class Services:
             self._spawn(self.worker.run())
 
     def build_worker(self) -> OutboxWorker:
-        """The outbox worker with a deliverer for each configured channel: mail (SMTP, or the
-        log without ``SMTP_URL``), webhooks (``WEBHOOK_URL``), and ``auth.on`` handlers."""
-        from tokensmith.core.mail import MailDeliverer, MailRenderer
-        from tokensmith.delivery.smtp import LogMailer, SmtpMailer
+        """The outbox worker, with a deliverer for each configured channel."""
+        from tokensmith.delivery.wiring import build_outbox_worker
 
-        settings = self.settings
-        deliverers: dict[Channel, Deliverer] = {Channel.HANDLER: HandlerDeliverer(self.events)}
-        if self.links is not None:
-            renderer = MailRenderer(self.links, public_url_of(settings), settings.mail_from)
-            mailer = SmtpMailer(settings.smtp_url) if settings.smtp_url else LogMailer()
-            deliverers[Channel.MAIL] = MailDeliverer(renderer, mailer)
-        if settings.webhook_url and settings.webhook_secret is not None:
-            from tokensmith.delivery.webhook import WebhookDeliverer
-
-            webhook = WebhookDeliverer(
-                settings.webhook_url,
-                settings.webhook_secret.get_secret_value().encode(),
-                self.clock,
-            )
-            self._closers.append(webhook.close)
-            deliverers[Channel.WEBHOOK] = webhook
-        return OutboxWorker(
-            self.database,
-            deliverers,
-            self.clock,
-            policy=RetryPolicy(max_delay=settings.outbox_max_retry_delay),
+        worker, closers = build_outbox_worker(
+            self.settings, self.database, self.clock, self.links, self.events
         )
+        self._closers.extend(closers)
+        return worker
 
     async def readiness(self) -> dict[str, str]:
         """``/readyz``: each dependency as "ok" or "unavailable"."""
@@ -345,31 +323,6 @@ def build_services(
         events=events,
         links=links,
     )
-
-
-DEVELOPMENT_PUBLIC_URL = "http://127.0.0.1:8000"
-"""The base of mailed links in development when ``PUBLIC_URL`` is unset (``make serve``)."""
-
-
-def public_url_of(settings: Settings) -> str:
-    """``PUBLIC_URL``; in development, ``make serve``'s address when it is unset. Never a
-    request's ``Host`` header."""
-    return settings.public_url or DEVELOPMENT_PUBLIC_URL
-
-
-def check_recovery_settings(settings: Settings) -> None:
-    """Production with password reset and email verification (tokensmith's own users) needs
-    ``SMTP_URL`` and ``PUBLIC_URL``: one line naming the variable otherwise."""
-    if not settings.is_production:
-        return
-    if not settings.smtp_url:
-        raise ConfigError(
-            "SMTP_URL", "required when TOKENSMITH_ENV=production (password-reset mail)"
-        )
-    if not settings.public_url:
-        raise ConfigError(
-            "PUBLIC_URL", "required when TOKENSMITH_ENV=production (the base of mailed links)"
-        )
 
 
 def build_service_clients(settings: Settings) -> ServiceClients:

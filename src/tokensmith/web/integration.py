@@ -26,8 +26,9 @@ from tokensmith.core.directory import Subject, UserDirectory
 from tokensmith.core.events import Event
 from tokensmith.core.models import IssuedTokens, User
 from tokensmith.core.passwords import OWASP_2023, Argon2Parameters
+from tokensmith.delivery.wiring import check_recovery_settings
 from tokensmith.errors import TokenRevoked
-from tokensmith.runtime import Services, build_services, check_recovery_settings
+from tokensmith.runtime import Services, build_services
 from tokensmith.settings import Settings
 from tokensmith.web.client_auth import ClientAuthenticator
 from tokensmith.web.context import request_context
