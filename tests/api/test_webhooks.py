@@ -123,3 +123,22 @@ async def test_auth_on_refuses_an_unknown_event(make_api: ApiFactory) -> None:
             assert "session.reuse_detected" in str(exc)
         else:
             raise AssertionError("no error")
+
+
+async def test_auth_on_works_as_a_decorator(make_api: ApiFactory) -> None:
+    """@auth.on("session.created") registers the function and returns it unchanged."""
+    async with make_api() as api:
+        seen: list[str] = []
+
+        @api.auth.on("session.created")
+        def created(event: dict[str, Any]) -> None:
+            seen.append(event["data"]["sessionId"])
+
+        assert callable(created)
+        tokens = await api.signed_up()
+        for _ in range(100):
+            if seen:
+                break
+            await asyncio.sleep(0.05)
+    assert seen and seen[0]
+    assert tokens["accessToken"]

@@ -31,7 +31,14 @@ from tokensmith.core.models import AuditEvent, AuditKind, Channel, OutboxEntry
 from tokensmith.core.outbox import OutboxWriter
 from tokensmith.core.ports import UnitOfWork
 
-__all__ = ["EVENT_TYPES", "Event", "EventHandlers", "EventPublisher", "HandlerDeliverer"]
+__all__ = [
+    "EVENT_TYPES",
+    "Event",
+    "EventHandler",
+    "EventHandlers",
+    "EventPublisher",
+    "HandlerDeliverer",
+]
 
 log = logging.getLogger("tokensmith.events")
 
@@ -46,7 +53,8 @@ EVENT_TYPES = (
 Event = dict[str, Any]
 """``{"id", "type", "createdAt", "data"}``: the webhook's JSON body, as a handler receives it."""
 
-Handler = Callable[[Event], Awaitable[None] | None]
+EventHandler = Callable[[Event], Awaitable[None] | None]
+"""``handler(event)``, sync or async."""
 
 
 def _iso(at: datetime) -> str:
@@ -111,12 +119,12 @@ class EventHandlers:
     called again later with the same event."""
 
     def __init__(self) -> None:
-        self._handlers: dict[str, list[Handler]] = {}
+        self._handlers: dict[str, list[EventHandler]] = {}
 
     def __repr__(self) -> str:
         return f"EventHandlers({sorted(self._handlers)})"
 
-    def on(self, event_type: str, handler: Handler) -> Handler:
+    def on(self, event_type: str, handler: EventHandler) -> EventHandler:
         if event_type not in EVENT_TYPES:
             raise ValueError(f"unknown event {event_type!r}; one of {', '.join(EVENT_TYPES)}")
         if not callable(handler):

@@ -11,7 +11,7 @@ and the ``/auth`` router. The standalone server (``tokensmith.server``) is built
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
@@ -23,7 +23,7 @@ from tokensmith.core.audit import RequestContext
 from tokensmith.core.claims import ClaimsHook
 from tokensmith.core.clock import Clock
 from tokensmith.core.directory import Subject, UserDirectory
-from tokensmith.core.events import Event
+from tokensmith.core.events import EventHandler
 from tokensmith.core.models import IssuedTokens, User
 from tokensmith.core.passwords import OWASP_2023, Argon2Parameters
 from tokensmith.delivery.wiring import check_recovery_settings
@@ -131,12 +131,17 @@ class Tokensmith:
 
     # -- events (contract 9) -----------------------------------------------------------------
 
-    def on(
-        self, event: str, handler: Callable[[Event], Awaitable[None] | None]
-    ) -> Callable[[Event], Awaitable[None] | None]:
+    def on(self, event: str, handler: EventHandler | None = None) -> Any:
         """Call ``handler(event)`` for every ``event`` (``session.reuse_detected``, ...), with the
         webhook's body ``{"id", "type", "createdAt", "data"}``: after the change committed, at
-        least once (the same ``id`` when called again), from the outbox worker."""
+        least once (the same ``id`` when called again), from the outbox worker. Without
+        ``handler``, a decorator: ``@auth.on("session.reuse_detected")``."""
+        if handler is None:
+
+            def register(function: EventHandler) -> EventHandler:
+                return self.services.events.on(event, function)
+
+            return register
         return self.services.events.on(event, handler)
 
     # -- your users (contract 8) -------------------------------------------------------------

@@ -7,6 +7,8 @@ export interface User {
   email: string;
   name: string | null;
   createdAt: string;
+  /** The user followed a link mailed to the address (CONTRACT.md 9). */
+  emailVerified?: boolean;
 }
 
 /** One of the caller's sessions (GET /auth/sessions, CONTRACT.md 5.4). */
