@@ -136,7 +136,7 @@ class Services:
         from tokensmith.delivery.wiring import build_outbox_worker
 
         worker, closers = build_outbox_worker(
-            self.settings, self.database, self.clock, self.links, self.events
+            self.settings, self.database, self.clock, self.links, self.events, self.recovery
         )
         self._closers.extend(closers)
         return worker

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from tests.support.inprocess import PASSWORD, Api, ApiFactory, bearer
 from tests.support.smtp import SmtpServer, link_token, smtp_server
 from tokensmith.core.audit import RequestContext
-from tokensmith.storage.sql.tables import one_time_tokens, outbox
+from tokensmith.storage.sql.tables import audit_log, one_time_tokens, outbox
 
 PUBLIC = "https://auth.example.com"
 NEW_PASSWORD = "a brand new passphrase"
@@ -120,6 +120,36 @@ async def test_forgot_answers_the_same_for_an_unknown_email_and_mails_nothing(
         known = await forgot(api, "ada@example.com")
         assert (unknown.status_code, unknown.json()) == (known.status_code, known.json())
         await smtp.arrived(1)
+        assert [m.recipients for m in smtp.mails] == [["ada@example.com"]]
+
+
+async def test_forgot_does_the_same_work_for_a_known_and_an_unknown_email(
+    recovery_api: Any, smtp: SmtpServer
+) -> None:
+    """While the request waits, a known and an unknown email write the same rows (one outbox
+    row, one audit row); the token exists only once the worker handled the known one."""
+    async with recovery_api() as api:
+        await api.register()
+        worker = api.auth.services.worker
+        assert worker is not None
+
+        async def rows() -> tuple[int, int, int]:
+            async with api.auth.services.database.connection() as conn:
+                counted = [
+                    len((await conn.execute(select(table))).all())
+                    for table in (outbox, audit_log, one_time_tokens)
+                ]
+            return counted[0], counted[1], counted[2]
+
+        before = await rows()
+        await forgot(api, "nobody@example.com")
+        after_unknown = await rows()
+        await forgot(api, "ada@example.com")
+        after_known = await rows()
+        assert after_unknown[:2] == (before[0] + 1, before[1] + 1)
+        assert after_known[:2] == (after_unknown[0] + 1, after_unknown[1] + 1)
+        await smtp.arrived(1)
+        assert (await rows())[2] == 1  # the known email's token, made by the worker
         assert [m.recipients for m in smtp.mails] == [["ada@example.com"]]
 
 

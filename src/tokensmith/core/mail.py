@@ -11,6 +11,7 @@ fragment to a server, so it stays out of access logs and ``Referer`` headers.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
 from typing import Any, Protocol
 
@@ -85,12 +86,21 @@ class MailRenderer:
 class MailDeliverer:
     """The outbox's ``mail`` channel."""
 
-    def __init__(self, renderer: MailRenderer, mailer: Mailer) -> None:
+    def __init__(
+        self,
+        renderer: MailRenderer,
+        mailer: Mailer,
+        resolve: Callable[[OutboxEntry], Awaitable[OutboxEntry | None]] | None = None,
+    ) -> None:
+        """``resolve`` turns a stored request into the mail to send (None: nothing to send)."""
         self._renderer = renderer
         self._mailer = mailer
+        self._resolve = resolve
 
     def __repr__(self) -> str:
         return f"MailDeliverer({self._mailer!r})"
 
     async def deliver(self, entry: OutboxEntry) -> None:
-        await self._mailer.send(self._renderer.render(entry))
+        mail = await self._resolve(entry) if self._resolve is not None else entry
+        if mail is not None:
+            await self._mailer.send(self._renderer.render(mail))

@@ -163,7 +163,9 @@ class AuditRepository(Protocol):
 
 
 class OneTimeTokenRepository(Protocol):
-    async def add(self, token: OneTimeToken) -> None: ...
+    async def add(self, token: OneTimeToken) -> None:
+        """Store a token's hash; nothing changes when that hash is stored already."""
+        ...
 
     async def take(self, token_hash: str, purpose: str, now: datetime) -> OneTimeToken | None:
         """Spend a live token (unused, unexpired, of ``purpose``) and return it; None when no

@@ -7,8 +7,9 @@ that stores the hash; the outbox row holds a random *nonce*, never the token:
 key derived from ``JWT_REFRESH_SECRET`` that the database never sees. A copy of the database
 therefore holds nothing that resets a password.
 
-``forgot`` does the same work for a known and an unknown email (one write transaction that audits
-the request; the token and the mail are two more rows in it), and answers the same.
+``forgot`` does the same work for a known and an unknown email (one write transaction holding an
+outbox row and an audit row) and answers the same; the outbox worker then creates the token and
+the mail for a known account (:meth:`RecoveryService.resolve`), or nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -25,7 +27,14 @@ from typing import Any
 from tokensmith.core.audit import AuditTrail, RequestContext
 from tokensmith.core.clock import Clock, whole_seconds
 from tokensmith.core.ending import SessionEnder
-from tokensmith.core.models import AuditKind, Channel, OneTimeToken, RevokeReason, User
+from tokensmith.core.models import (
+    AuditKind,
+    Channel,
+    OneTimeToken,
+    OutboxEntry,
+    RevokeReason,
+    User,
+)
 from tokensmith.core.outbox import OutboxWriter
 from tokensmith.core.passwords import PasswordHasher
 from tokensmith.core.ports import Database, UnitOfWork
@@ -104,15 +113,19 @@ class RecoveryService:
     # -- password reset ----------------------------------------------------------------------
 
     async def forgot(self, email: str, ctx: RequestContext) -> None:
-        """``POST /auth/password/forgot``: mail a reset link when ``email`` is an active
-        account; the same work and the same answer when it is not."""
+        """``POST /auth/password/forgot``: store the request; the outbox worker mails a reset link
+        when ``email`` is an active account (:meth:`resolve`).
+
+        A known and an unknown email cost exactly the same here: one lookup, one outbox row, one
+        audit row, in one transaction. Whether a token and a mail follow is decided later, by the
+        worker, never while the request waits (contract 9: the same answer in the same time)."""
         email_key = email.strip().lower()
         now = whole_seconds(self._clock.now())
         async with self._db.transaction(write=True) as uow:
             record = await uow.users.by_email(email_key)
-            known = record is not None and record.disabled_at is None
-            if record is not None and known:
-                await self._mail_link(uow, record.user, PASSWORD_RESET, now)
+            await self._outbox.add(
+                uow, Channel.MAIL, PASSWORD_RESET, {"email": email_key[:320]}, now
+            )
             await self._trail.record(
                 uow,
                 AuditKind.PASSWORD_RESET_REQUESTED,
@@ -120,8 +133,34 @@ class RecoveryService:
                 ctx,
                 user_id=record.user.id if record is not None else None,
                 email=email_key[:320],
-                known_user=known,
+                known_user=record is not None and record.disabled_at is None,
             )
+
+    async def resolve(self, entry: OutboxEntry) -> OutboxEntry | None:
+        """For the mail worker: a stored reset request becomes the mail to send, or None when
+        the email is no active account (nothing to send). The token is derived from the entry's
+        event id, so a retried entry stores the same hash once and mails the same link; it
+        expires ``PASSWORD_RESET_EXPIRES_IN`` after the request."""
+        if entry.type != PASSWORD_RESET or "nonce" in entry.payload:
+            return entry
+        nonce = uuid.UUID(entry.event_id).hex
+        ttl = self._policy.reset_ttl
+        async with self._db.transaction(write=True) as uow:
+            record = await uow.users.by_email(str(entry.payload["email"]))
+            if record is None or record.disabled_at is not None:
+                return None
+            await uow.tokens.add(
+                OneTimeToken(
+                    token_hash=hash_link_token(self._links.token(nonce)),
+                    purpose=PASSWORD_RESET,
+                    user_id=record.user.id,
+                    email=record.user.email,
+                    created_at=entry.created_at,
+                    expires_at=entry.created_at + ttl,
+                )
+            )  # a retry finds the row there already: kept as it is
+        payload = _link_payload(record.user, nonce, ttl)
+        return replace(entry, payload=dict(payload))
 
     async def reset(self, token: str, new_password: str, ctx: RequestContext) -> None:
         """``POST /auth/password/reset``: set the password and end every session of the user.
@@ -228,13 +267,17 @@ class RecoveryService:
                 expires_at=now + ttl,
             )
         )
-        payload: Mapping[str, Any] = {
-            "to": user.email,
-            "name": user.name,
-            "nonce": nonce,
-            "expiresInMinutes": int(ttl.total_seconds() // 60),
-        }
-        await self._outbox.add(uow, Channel.MAIL, purpose, payload, now)
+        await self._outbox.add(uow, Channel.MAIL, purpose, _link_payload(user, nonce, ttl), now)
+
+
+def _link_payload(user: User, nonce: str, ttl: timedelta) -> Mapping[str, Any]:
+    """What the mail renderer needs: never the token, only the nonce it is derived from."""
+    return {
+        "to": user.email,
+        "name": user.name,
+        "nonce": nonce,
+        "expiresInMinutes": int(ttl.total_seconds() // 60),
+    }
 
 
 _BAD_VERIFICATION = "This verification link is not valid: it was used, it expired, or it is unknown"

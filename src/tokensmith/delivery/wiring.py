@@ -11,7 +11,7 @@ from tokensmith.core.mail import MailDeliverer, MailRenderer
 from tokensmith.core.models import Channel
 from tokensmith.core.outbox import Deliverer, OutboxWorker, RetryPolicy
 from tokensmith.core.ports import Database
-from tokensmith.core.recovery import LinkTokens
+from tokensmith.core.recovery import LinkTokens, RecoveryService
 from tokensmith.errors import ConfigError
 from tokensmith.settings import Settings
 
@@ -29,6 +29,7 @@ def build_outbox_worker(
     clock: Clock,
     links: LinkTokens | None,
     handlers: EventHandlers,
+    recovery: RecoveryService | None = None,
 ) -> tuple[OutboxWorker, list[Callable[[], Awaitable[None]]]]:
     """The worker with a deliverer for each configured channel: mail (SMTP, or the log without
     ``SMTP_URL``), webhooks (``WEBHOOK_URL``) and ``auth.on`` handlers; and what to close at the
@@ -40,7 +41,8 @@ def build_outbox_worker(
     if links is not None:
         renderer = MailRenderer(links, public_url_of(settings), settings.mail_from)
         mailer = SmtpMailer(settings.smtp_url) if settings.smtp_url else LogMailer()
-        deliverers[Channel.MAIL] = MailDeliverer(renderer, mailer)
+        resolve = recovery.resolve if recovery is not None else None
+        deliverers[Channel.MAIL] = MailDeliverer(renderer, mailer, resolve)
     if settings.webhook_url and settings.webhook_secret is not None:
         from tokensmith.delivery.webhook import WebhookDeliverer
 

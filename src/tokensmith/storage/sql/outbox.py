@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tokensmith.core.models import Channel, OneTimeToken, OutboxEntry
@@ -33,16 +34,20 @@ class SqlOneTimeTokenRepository:
         self._conn = conn
 
     async def add(self, token: OneTimeToken) -> None:
-        await self._conn.execute(
-            insert(one_time_tokens).values(
-                token_hash=token.token_hash,
-                purpose=token.purpose,
-                user_id=token.user_id,
-                email=token.email,
-                created_at=token.created_at,
-                expires_at=token.expires_at,
-            )
-        )
+        try:
+            async with self._conn.begin_nested():
+                await self._conn.execute(
+                    insert(one_time_tokens).values(
+                        token_hash=token.token_hash,
+                        purpose=token.purpose,
+                        user_id=token.user_id,
+                        email=token.email,
+                        created_at=token.created_at,
+                        expires_at=token.expires_at,
+                    )
+                )
+        except IntegrityError:
+            pass  # the same token again (a retried mail): the stored one stands, used or not
 
     async def take(self, token_hash: str, purpose: str, now: datetime) -> OneTimeToken | None:
         # One conditional UPDATE: of two concurrent takes, the second matches no row.
