@@ -155,6 +155,11 @@ class OutboxWorker:
         """Claim the due entries (one batch), deliver them concurrently, record each outcome.
         Returns how many were claimed."""
         now = self._clock.now()
+        # The idle poll is one read without a transaction; the write lock (SQLite) or row locks
+        # (PostgreSQL) are taken only when something is due.
+        async with self._db.autocommit() as uow:
+            if not await uow.outbox.has_due(now):
+                return 0
         async with self._db.transaction(write=True) as uow:
             entries = await uow.outbox.claim(now, now + self._policy.lease, self._batch)
         if entries:

@@ -182,6 +182,10 @@ class OneTimeTokenRepository(Protocol):
 class OutboxRepository(Protocol):
     async def add(self, entry: OutboxEntry) -> None: ...
 
+    async def has_due(self, now: datetime) -> bool:
+        """Whether any unsent entry is due at ``now`` (the worker's cheap idle check)."""
+        ...
+
     async def claim(self, now: datetime, lease_until: datetime, limit: int) -> list[OutboxEntry]:
         """Take up to ``limit`` unsent entries due at ``now``, oldest first, hiding them from other
         workers until ``lease_until`` and counting the attempt. Concurrent claims of several

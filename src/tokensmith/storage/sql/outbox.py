@@ -122,6 +122,14 @@ class SqlOutboxRepository:
             )
         )
 
+    async def has_due(self, now: datetime) -> bool:
+        due = (
+            select(outbox.c.id)
+            .where(outbox.c.sent_at.is_(None), outbox.c.next_attempt_at <= now)
+            .limit(1)
+        )
+        return (await self._conn.execute(due)).first() is not None
+
     async def claim(self, now: datetime, lease_until: datetime, limit: int) -> list[OutboxEntry]:
         # PostgreSQL: rows another worker has locked are skipped, not waited for, so workers of
         # several processes and instances claim disjoint batches. SQLite renders no FOR UPDATE;
