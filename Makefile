@@ -11,7 +11,7 @@ TOOLS_STAMP := $(VENV)/.installed-tools
 SERVER_STAMP := $(VENV)/.installed-server
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: serve test check bench lint typecheck lock clean
+.PHONY: serve test check bench lint typecheck lock clean js js-codes
 
 # pip installs uv and the build backend from their lock; uv installs everything else.
 $(TOOLS_STAMP): requirements/tools.txt
@@ -51,6 +51,19 @@ lock: $(TOOLS_STAMP)  ## recompile requirements/*.txt from pyproject.toml
 bench: $(DEV_STAMP)  ## the benchmark suite (see docs/performance.md); installs wrk if missing
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# The browser client is the npm package in clients/js; the server serves its core build.
+JS := clients/js
+STATIC := src/tokensmith/server/static
+
+js-codes: $(DEV_STAMP)  ## write the contract's error codes from errors.py into clients/js/src/codes.ts
+	$(BIN)/python scripts/js_codes.py
+
+js: js-codes  ## build clients/js and copy its core to the server's /tokensmith.js and tokensmith.d.ts
+	@test -d $(JS)/node_modules || (cd $(JS) && npm ci)
+	cd $(JS) && npm run build
+	cp $(JS)/dist/index.js $(STATIC)/tokensmith.js
+	cp $(JS)/dist/tokensmith.d.ts $(STATIC)/tokensmith.d.ts
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -56,6 +56,10 @@ def tokensmith_env(data_dir: Path, **extra: str) -> dict[str, str]:
             "RATE_LIMIT_LOGIN": "1000000/second",
             "RATE_LIMIT_REFRESH": "1000000/second",
             "RATE_LIMIT_REGISTER": "1000000/second",
+            "RATE_LIMIT_LOGIN_IP": "1000000/second",
+            "RATE_LIMIT_LOGIN_ACCOUNT": "1000000/second",
+            "RATE_LIMIT_PASSWORD": "1000000/second",
+            "RATE_LIMIT_PASSWORD_IP": "1000000/second",
             "PYTHONPATH": str(ROOT),
         }
     )

@@ -85,7 +85,7 @@ async def test_cookie_logout_without_csrf_is_403(api: Api) -> None:
 
 async def test_production_cookies_are_secure(make_api: ApiFactory) -> None:
     """In production the cookies carry Secure."""
-    secrets = {"JWT_SECRET": "a" * 40, "JWT_REFRESH_SECRET": "b" * 40}
+    secrets = {"JWT_SECRET": "access-" * 6, "JWT_REFRESH_SECRET": "refresh-" * 5}
     # Production needs mail for password reset (contract 9); nothing is mailed here.
     mail = {"SMTP_URL": "smtp://127.0.0.1:1", "PUBLIC_URL": "https://auth.example.com"}
     async with make_api(TOKENSMITH_ENV="production", **secrets, **mail) as api:

@@ -74,3 +74,14 @@ async def test_redis_down_falls_back_to_memory_and_returns(
         await asyncio.sleep(0.05)
     assert limits.shared
     assert "is back" in caplog.text
+
+
+async def test_failures_fill_a_bucket_shared_across_instances(
+    make_limits: Callable[[], RateLimits],
+) -> None:
+    """``fail`` counts wrong passwords of one session on Redis: the fifth, on whichever
+    instance, says the bucket is full (the session then ends)."""
+    a, b = make_limits(), make_limits()
+    answers = [await (a if n % 2 else b).fail("password_failures", "sid-1") for n in range(5)]
+    assert answers == [False, False, False, False, True]
+    assert await a.fail("password_failures", "sid-2") is False

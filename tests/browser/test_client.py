@@ -212,11 +212,13 @@ def test_reused_refresh_token_ends_the_session_with_session_expired(
     `sessionExpired` with that code; the server has revoked the whole session."""
     page = open_harness(context, transport="body", autoRefresh=False)
     login(page, new_user(server))
-    stolen = page.evaluate("() => localStorage.getItem('tokensmith:refreshToken')")
+    # The default storageKey is keyed by the server: "tokensmith:<baseUrl>".
+    key = f"tokensmith:{server.url}/:refreshToken"
+    stolen = page.evaluate("(key) => localStorage.getItem(key)", key)
     assert page.evaluate("() => client.refresh()") is True
     assert page.evaluate("() => client.refresh()") is True
-    newest = page.evaluate("() => localStorage.getItem('tokensmith:refreshToken')")
-    page.evaluate("(rt) => localStorage.setItem('tokensmith:refreshToken', rt)", stolen)
+    newest = page.evaluate("(key) => localStorage.getItem(key)", key)
+    page.evaluate("([key, rt]) => localStorage.setItem(key, rt)", [key, stolen])
 
     assert page.evaluate("() => client.refresh()") is False
 
@@ -225,7 +227,7 @@ def test_reused_refresh_token_ends_the_session_with_session_expired(
         {"name": "sessionExpired", "source": "this-tab", "code": "TOKEN_REUSE_DETECTED"}
     ]
     assert page.evaluate("() => client.isAuthenticated()") is False
-    assert page.evaluate("() => localStorage.getItem('tokensmith:refreshToken')") is None
+    assert page.evaluate("(key) => localStorage.getItem(key)", key) is None
     refused = httpx.post(f"{server.url}/auth/refresh", json={"refreshToken": newest})
     assert refused.status_code == 401
 
@@ -264,3 +266,33 @@ def test_proactive_refresh_keeps_an_idle_tab_signed_in(
 
     assert page.evaluate(FETCH_ME_N, 3) == [200, 200, 200]
     assert 401 not in traffic.statuses("GET", "/auth/me")
+
+
+def test_two_clients_for_two_servers_on_one_origin_share_no_tokens(
+    context: Any, server: Any, traffic: Traffic
+) -> None:
+    """The default storageKey is keyed by baseUrl (issue 11, item 8): a client for another
+    server on the same origin neither reads the first one's stored refresh token nor adopts its
+    access token over the BroadcastChannel, so it never sends them to its own server."""
+    page = open_harness(context, transport="body", autoRefresh=False)
+    page.evaluate(
+        """() => {
+            const { createAuthClient } = tokensmith;
+            const options = { transport: "body", autoRefresh: false };
+            window.other = createAuthClient({ ...options, baseUrl: location.origin + "/other" });
+            window.sibling = createAuthClient({ ...options, baseUrl: location.origin });
+        }"""
+    )
+    login(page, new_user(server))
+    # The login's message reached the client of the same server: one on the same channel would
+    # have had it by now too.
+    page.wait_for_function("() => sibling.isAuthenticated()")
+    keys = page.evaluate("() => Object.keys(localStorage)")
+    traffic.reset()
+
+    assert f"tokensmith:{server.url}/:refreshToken" in keys
+    assert "tokensmith:refreshToken" not in keys
+    assert page.evaluate("() => other.isAuthenticated()") is False
+    assert page.evaluate("() => other.restore()") is None
+    assert page.evaluate("() => other.getAccessToken()") is None
+    assert not [url for _, url in traffic.requests if "/other/" in url]

@@ -186,7 +186,7 @@ def test_web_app_and_browser_client_are_served(server: ServerProcess) -> None:
         assert response.status_code == 200, path
         assert response.headers["content-type"].startswith(media_type), path
     client = httpx.get(f"{server.url}/tokensmith.js", timeout=10).text
-    assert "export function createAuthClient" in client
+    assert "createAuthClient" in client and client.startswith("// @tokensmith/client")
 
 
 def _refresh_cookie(context: Any) -> dict[str, Any]:

@@ -106,8 +106,8 @@ def test_a_public_url_that_is_not_http_stops_the_server_with_one_line(tmp_path: 
 def test_production_without_smtp_url_refuses_to_start(tmp_path: Path) -> None:
     env = {
         "TOKENSMITH_ENV": "production",
-        "JWT_SECRET": "a" * 40,
-        "JWT_REFRESH_SECRET": "b" * 40,
+        "JWT_SECRET": "access-" * 6,
+        "JWT_REFRESH_SECRET": "refresh-" * 5,
         "PUBLIC_URL": PUBLIC,
     }
     with pytest.raises(RuntimeError) as failed:

@@ -46,6 +46,10 @@ def service_env(data_dir: Path, algorithm: str, **extra: str) -> dict[str, str]:
         "RATE_LIMIT_LOGIN": GENEROUS,
         "RATE_LIMIT_REFRESH": GENEROUS,
         "RATE_LIMIT_REGISTER": GENEROUS,
+        "RATE_LIMIT_LOGIN_IP": GENEROUS,
+        "RATE_LIMIT_LOGIN_ACCOUNT": GENEROUS,
+        "RATE_LIMIT_PASSWORD": GENEROUS,
+        "RATE_LIMIT_PASSWORD_IP": GENEROUS,
     }
     if algorithm != "HS256":
         data_dir.mkdir(parents=True, exist_ok=True)

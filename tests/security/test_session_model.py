@@ -134,8 +134,10 @@ class SessionMachine(RuleBasedStateMachine):
         ]
 
     def active(self, s: ModelSession) -> bool:
-        """What logout-all and a password change end: not revoked, refresh not expired."""
-        return s.revoked is None and self.now < s.current_exp()
+        """What logout-all and a password change end: not revoked, and the refresh token not
+        expired longer ago than an access-token lifetime (an access token of it may still live;
+        see ``SessionEnder.revocable_ids``)."""
+        return s.revoked is None and self.now < s.current_exp() + ACCESS_TTL
 
     def predict_refresh(self, s: ModelSession, index: int) -> tuple[int, str]:
         _, exp = s.chain[index]

@@ -66,6 +66,10 @@ def base_env(data_dir: Path) -> dict[str, str]:
         "RATE_LIMIT_LOGIN": "10000/minute",
         "RATE_LIMIT_REFRESH": "10000/minute",
         "RATE_LIMIT_REGISTER": "10000/minute",
+        "RATE_LIMIT_LOGIN_IP": "10000/minute",
+        "RATE_LIMIT_LOGIN_ACCOUNT": "10000/minute",
+        "RATE_LIMIT_PASSWORD": "10000/minute",
+        "RATE_LIMIT_PASSWORD_IP": "10000/minute",
     }
 
 

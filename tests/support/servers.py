@@ -68,6 +68,10 @@ def start_server(
             "RATE_LIMIT_LOGIN": "10000/minute",
             "RATE_LIMIT_REFRESH": "10000/minute",
             "RATE_LIMIT_REGISTER": "10000/minute",
+            "RATE_LIMIT_LOGIN_IP": "10000/minute",
+            "RATE_LIMIT_LOGIN_ACCOUNT": "10000/minute",
+            "RATE_LIMIT_PASSWORD": "10000/minute",
+            "RATE_LIMIT_PASSWORD_IP": "10000/minute",
         }
     )
     full_env.update(env or {})

@@ -76,10 +76,12 @@ def audit(
     if as_json:
         print_json([_as_json(e, emails) for e in events])
         return
+    from rich.text import Text
+
     rows = [
         (
             when(e.at),
-            f"[{_STYLES[e.kind]}]{e.kind.value}[/]" if e.kind in _STYLES else e.kind.value,
+            Text(e.kind.value, style=_STYLES.get(e.kind, "")),
             emails.get(e.user_id or "", e.user_id or "-"),
             (e.session_id or "-")[:8],
             e.ip or "-",

@@ -29,7 +29,8 @@ _STYLE = {
 
 
 def _render(console: Console, report: DoctorReport) -> None:
-    table = Table(title=f"tokensmith doctor: {report.url}", show_lines=True, expand=True)
+    # Text, never markup: the URL and the evidence come from outside.
+    table = Table(title=Text(f"tokensmith doctor: {report.url}"), show_lines=True, expand=True)
     table.add_column("#", justify="right")
     table.add_column("check", ratio=2)
     table.add_column("result", no_wrap=True)
@@ -40,7 +41,7 @@ def _render(console: Console, report: DoctorReport) -> None:
     for check in report.checks:
         cells: list[str | Text] = [
             str(check.number),
-            check.title,
+            Text(check.title),
             Text(str(check.status).upper(), style=_STYLE[check.status]),
             Text("\n".join(check.evidence)),
         ]

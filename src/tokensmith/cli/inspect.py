@@ -119,13 +119,13 @@ def _render(console: Console, report: TokenReport) -> None:
     leeway = in_words(report.leeway)
     if report.times:
         table = Table(
-            title=f"Times (now {_utc(report.now)}, leeway {leeway})", title_justify="left"
+            title=Text(f"Times (now {_utc(report.now)}, leeway {leeway})"), title_justify="left"
         )
         table.add_column("claim")
         table.add_column("UTC")
         table.add_column("relative to now")
         for t in report.times:
-            table.add_row(t.name, _utc(t.at), Text(t.words))
+            table.add_row(Text(t.name), Text(_utc(t.at)), Text(t.words))
         console.print(table)
     if report.lifetime is not None:
         console.print(

@@ -144,12 +144,14 @@ def list_keys(file: Path | None, as_json: bool) -> None:
         return
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=str(path), title_justify="left")
+    # Text, never markup: a path or kid holding "[...]" is shown as it is.
+    table = Table(title=Text(str(path)), title_justify="left")
     for column in ("kid", "algorithm", "role"):
         table.add_column(column, no_wrap=column == "kid")
     for row in rows:
-        table.add_row(row["kid"], row["algorithm"], row["role"])
+        table.add_row(Text(row["kid"]), Text(row["algorithm"]), Text(row["role"]))
     Console().print(table)
 
 

@@ -15,6 +15,8 @@ import click
 from tokensmith.errors import TokensmithError
 
 if TYPE_CHECKING:
+    from rich.text import Text
+
     from tokensmith.core.models import UserRecord
     from tokensmith.runtime import Services
 
@@ -87,20 +89,32 @@ def print_json(value: Any) -> None:
 
 
 def print_table(
-    title: str | None, columns: Sequence[str], rows: Sequence[Sequence[str]], empty: str
+    title: str | None,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[str | Text]],
+    empty: str,
 ) -> None:
-    """A rich table on stdout (plain text when stdout is not a terminal), or ``empty``."""
+    """A rich table on stdout (plain text when stdout is not a terminal), or ``empty``.
+
+    Every ``str`` becomes a :class:`~rich.text.Text`, never parsed as console markup: a name
+    ``[/bold]`` or a User-Agent ``[link=...]`` is data, shown as typed (it crashed the table
+    with ``MarkupError``, or styled and linked it)."""
     if not rows:
         click.echo(empty)
         return
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=title, title_justify="left", header_style="bold")
+    table = Table(
+        title=Text(title) if title is not None else None,
+        title_justify="left",
+        header_style="bold",
+    )
     for column in columns:
-        table.add_column(column, overflow="fold")
+        table.add_column(Text(column), overflow="fold")
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*(cell if isinstance(cell, Text) else Text(cell) for cell in row))
     Console(width=None if sys.stdout.isatty() else 160).print(table)
 
 

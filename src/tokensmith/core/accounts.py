@@ -186,15 +186,44 @@ class AccountService:
                 known_user=user_id is not None,
             )
 
-    async def _check_password(self, user_id: str, password: str) -> UserRecord:
-        """The account of a signed-in user whose password was just typed again."""
+    async def _check_password(
+        self, user_id: str, session_id: str, password: str, ctx: RequestContext, action: str
+    ) -> UserRecord:
+        """The account of a signed-in user whose password was just typed again; a wrong one is
+        audited (``password_failed``) and raises :class:`PasswordMismatch`."""
         async with self._db.transaction() as uow:
             record = await uow.users.by_id(user_id)
         if record is None or record.disabled_at is not None:
             raise TokenRevoked("This account no longer exists or is disabled")
         if not await self._hasher.verify(record.password_hash, password):
+            async with self._db.transaction(write=True) as uow:
+                await self._trail.record(
+                    uow,
+                    AuditKind.PASSWORD_FAILED,
+                    whole_seconds(self._clock.now()),
+                    ctx,
+                    user_id=user_id,
+                    session_id=session_id,
+                    action=action,
+                )
             raise PasswordMismatch()
         return record
+
+    async def end_session_after_wrong_passwords(
+        self, user_id: str, session_id: str, ctx: RequestContext
+    ) -> None:
+        """A signed-in session sent too many wrong passwords (the caller counts them): whoever
+        holds its tokens is guessing, so the session ends, audited as ``password_guessing``."""
+        async with self._ender.transaction() as ending:
+            ended = await ending.end([session_id], RevokeReason.PASSWORD_GUESSING)
+            await ending.record(
+                AuditKind.SESSION_REVOKED,
+                ctx,
+                user_id=user_id,
+                session_id=session_id,
+                ended=ended,
+                reason=RevokeReason.PASSWORD_GUESSING.value,
+            )
 
     async def reauthenticate(
         self,
@@ -206,7 +235,7 @@ class AccountService:
     ) -> IssuedTokens:
         """``POST /auth/reauthenticate``: the password again renews the session's
         ``auth_time`` (a wrong one is 403, the token being fine)."""
-        await self._check_password(access.sub, password)
+        await self._check_password(access.sub, access.sid, password, ctx, "reauthenticate")
         return await self._sessions.reauthenticate(
             access, ctx, amr=("pwd",), refresh_token=refresh_token
         )
@@ -221,7 +250,9 @@ class AccountService:
     ) -> int:
         """Change the password and end every *other* session; returns how many ended."""
         try:
-            await self._check_password(user_id, current_password)
+            await self._check_password(
+                user_id, session_id, current_password, ctx, "change_password"
+            )
         except PasswordMismatch:
             raise PasswordMismatch("The current password is wrong") from None
         new_hash = await self._hasher.hash(new_password)

@@ -61,6 +61,8 @@ class RevokeReason(StrEnum):
     SESSION_LIMIT = "session_limit"
     """``MAX_SESSIONS_PER_USER``: the least recently used session made room for a new one."""
     ADMIN = "admin"
+    PASSWORD_GUESSING = "password_guessing"  # noqa: S105 - a reason, not a password
+    """Too many wrong passwords from a signed-in session (``/auth/password``, reauthenticate)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +194,8 @@ class AuditKind(StrEnum):
     """A new session past ``MAX_SESSIONS_PER_USER`` ended the least recently used one."""
     USER_GONE = "user_gone"
     """A refresh found the user gone or inactive in the directory; the session ended."""
+    PASSWORD_FAILED = "password_failed"  # noqa: S105 - an event name, not a password
+    """A signed-in session sent a wrong password (password change or reauthentication)."""
     PASSWORD_RESET = "password_reset"  # noqa: S105 - an event name, not a password
     PASSWORD_RESET_REQUESTED = "password_reset_requested"  # noqa: S105 - an event name
     EMAIL_VERIFICATION_REQUESTED = "email_verification_requested"

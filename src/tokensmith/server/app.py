@@ -16,6 +16,7 @@ from tokensmith.core.clock import Clock
 from tokensmith.core.passwords import OWASP_2023, Argon2Parameters
 from tokensmith.server.logging import RequestLogMiddleware
 from tokensmith.server.metrics import CONTENT_TYPE_LATEST, Metrics
+from tokensmith.server.pages import ContentSecurityPolicy, install_docs
 from tokensmith.settings import Settings, load_settings
 from tokensmith.web import Tokensmith
 
@@ -44,6 +45,8 @@ def create_app(
         version=_version(),
         summary="JWT sessions that behave",
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's /docs and /redoc load from a CDN: ours is pinned, local
+        redoc_url=None,
     )
     app.state.tokensmith = auth
     auth.install(app)
@@ -59,8 +62,10 @@ def create_app(
     metrics = Metrics(auth.services, prefix=auth.prefix)
     metrics.install(app, auth.errors)
     app.state.metrics = metrics
+    app.add_middleware(ContentSecurityPolicy)
     # Outermost, so every answer (413s and CORS preflights included) has a request id.
     app.add_middleware(RequestLogMiddleware)
+    install_docs(app, STATIC)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

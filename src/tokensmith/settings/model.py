@@ -77,6 +77,14 @@ class Settings(BaseSettings):
     # -- rate limits and the network ---------------------------------------------------------
     rate_limit_login: str = "10/minute"
     """Per client IP and email."""
+    rate_limit_login_ip: str = "30/minute"
+    """Login attempts per client IP, whatever the email (one IP spraying many emails)."""
+    rate_limit_login_account: str = "20/minute"
+    """Login attempts per email, whatever the IP (many IPs guessing one account)."""
+    rate_limit_password: str = "5/minute"  # noqa: S105 - a rate limit, not a password
+    """``POST /auth/password`` and ``/auth/reauthenticate`` attempts per user."""
+    rate_limit_password_ip: str = "20/minute"  # noqa: S105 - a rate limit, not a password
+    """``POST /auth/password`` and ``/auth/reauthenticate`` attempts per client IP."""
     rate_limit_refresh: str = "120/minute"
     """Per client IP."""
     rate_limit_register: str = "10/minute"
@@ -151,7 +159,14 @@ class Settings(BaseSettings):
         return value.lower() if isinstance(value, str) else value
 
     @field_validator(
-        "rate_limit_login", "rate_limit_refresh", "rate_limit_register", "rate_limit_recovery"
+        "rate_limit_login",
+        "rate_limit_refresh",
+        "rate_limit_register",
+        "rate_limit_login_ip",
+        "rate_limit_login_account",
+        "rate_limit_password",
+        "rate_limit_password_ip",
+        "rate_limit_recovery",
     )
     @classmethod
     def _rate_limit(cls, value: str) -> str:

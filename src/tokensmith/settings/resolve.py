@@ -13,12 +13,9 @@ from pydantic import SecretStr
 
 from tokensmith.errors import ConfigError
 from tokensmith.settings.model import FieldProblem, Settings
+from tokensmith.settings.secret_rules import MIN_SECRET_BYTES, NamedSecret, check_secrets
 
 __all__ = ["MIN_SECRET_BYTES", "load_settings"]
-
-MIN_SECRET_BYTES = 32
-"""Production refuses shorter secrets: RFC 7518 section 3.2 wants a key at least as long as the
-HS256 output (256 bits)."""
 
 _SECRETS_FILE = "secrets.json"
 
@@ -62,36 +59,34 @@ def _with_secrets(settings: Settings, *, persist: bool) -> Settings:
         for name, value in (("JWT_SECRET", access), ("JWT_REFRESH_SECRET", refresh)):
             if value is None:
                 raise ConfigError(name, "required when TOKENSMITH_ENV=production")
-        _check_production_secrets(settings)
     elif access is None or refresh is None:
         stored = _development_secrets(settings.tokensmith_data_dir, persist=persist)
         access = access or SecretStr(stored["jwt_secret"])
         refresh = refresh or SecretStr(stored["jwt_refresh_secret"])
     assert access is not None and refresh is not None
-    if secrets.compare_digest(access.get_secret_value(), refresh.get_secret_value()):
-        raise ConfigError("JWT_REFRESH_SECRET", "must differ from JWT_SECRET")
     if not access.get_secret_value():
         raise ConfigError("JWT_SECRET", "must not be empty")
-    return settings.model_copy(update={"jwt_secret": access, "jwt_refresh_secret": refresh})
+    resolved = settings.model_copy(update={"jwt_secret": access, "jwt_refresh_secret": refresh})
+    keys, others = _named_secrets(resolved)
+    check_secrets(keys, others, production=settings.is_production)
+    return resolved
 
 
-def _production_secrets(settings: Settings) -> list[tuple[str, SecretStr]]:
-    """Every secret production holds to the same rules, with the variable that holds it."""
-    named: list[tuple[str, SecretStr | None]] = [
+def _named_secrets(settings: Settings) -> tuple[list[NamedSecret], list[NamedSecret]]:
+    """The signing keys (in this order, so two equal keys are reported as the contract words it:
+    ``JWT_REFRESH_SECRET`` must differ from ``JWT_SECRET``), and every other secret."""
+    assert settings.jwt_secret is not None and settings.jwt_refresh_secret is not None
+    keys: list[NamedSecret] = [
         ("JWT_SECRET", settings.jwt_secret),
         ("JWT_REFRESH_SECRET", settings.jwt_refresh_secret),
         *(("JWT_PREVIOUS_SECRETS", s) for s in settings.jwt_previous_secrets),
+    ]
+    named: list[tuple[str, SecretStr | None]] = [
         ("INTROSPECTION_SECRET", settings.introspection_secret),
         *(("SERVICE_CLIENTS", c.secret) for c in settings.service_clients),
         ("WEBHOOK_SECRET", settings.webhook_secret),
     ]
-    return [(name, value) for name, value in named if value is not None]
-
-
-def _check_production_secrets(settings: Settings) -> None:
-    for name, value in _production_secrets(settings):
-        if len(value.get_secret_value().encode()) < MIN_SECRET_BYTES:
-            raise ConfigError(name, f"must be at least {MIN_SECRET_BYTES} bytes in production")
+    return keys, [(name, value) for name, value in named if value is not None]
 
 
 def _development_secrets(data_dir: Path, *, persist: bool) -> dict[str, str]:
@@ -108,7 +103,7 @@ def _development_secrets(data_dir: Path, *, persist: bool) -> dict[str, str]:
     if not persist:
         return fresh
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # secrets and the database
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:  # another worker won the race: use its secrets
         return _read_secrets(path)

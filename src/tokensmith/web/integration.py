@@ -34,7 +34,12 @@ from tokensmith.web.client_auth import ClientAuthenticator
 from tokensmith.web.context import request_context
 from tokensmith.web.errors import ErrorPresenter
 from tokensmith.web.guards import Guard, Guards, Principal
-from tokensmith.web.middleware import BodyLimit, SecurityHeaders
+from tokensmith.web.middleware import (
+    BodyLimit,
+    ForwardedScheme,
+    NoSlashRedirect,
+    SecurityHeaders,
+)
 from tokensmith.web.ratelimit import RateLimits
 from tokensmith.web.routes_accounts import account_routes
 from tokensmith.web.routes_oauth import oauth_routes
@@ -83,7 +88,13 @@ class Tokensmith:
             settings.rate_limit_refresh,
             settings.rate_limit_register,
             storage=self.services.rate_limit_storage,
-            extra={"recovery": settings.rate_limit_recovery},
+            extra={
+                "login_ip": settings.rate_limit_login_ip,
+                "login_account": settings.rate_limit_login_account,
+                "password": settings.rate_limit_password,
+                "password_ip": settings.rate_limit_password_ip,
+                "recovery": settings.rate_limit_recovery,
+            },
         )
         self.client_auth = ClientAuthenticator(
             self.services.service_clients, self.rate_limits, self.addresses
@@ -204,6 +215,8 @@ class Tokensmith:
         self.errors.install(app)
         app.add_middleware(SecurityHeaders, no_store_prefix=self.prefix)
         app.add_middleware(BodyLimit, presenter=self.errors)
+        app.add_middleware(NoSlashRedirect, presenter=self.errors, prefix=self.prefix)
+        app.add_middleware(ForwardedScheme, addresses=self.addresses)
         app.include_router(self.router)
 
     def _build_router(self) -> APIRouter:
@@ -242,4 +255,5 @@ class Tokensmith:
         router.include_router(
             oauth_routes(services.introspector, self.client_auth, self.rate_limits, self.addresses)
         )
+
         return router

@@ -1,5 +1,5 @@
-"""Rate limits for login, refresh, register and failed client authentication, with the
-``limits`` library.
+"""Rate limits for login, refresh, register, password checks and failed client authentication,
+with the ``limits`` library.
 
 In memory by default. With ``REDIS_URL`` the counters live in Redis so they hold across instances;
 when Redis stops answering, counting falls back to this process's memory (and says so in the log)
@@ -44,6 +44,11 @@ CLIENT_AUTH_FAILURES = "10/minute"
 right credentials included, so a secret cannot be guessed online."""
 
 
+PASSWORD_FAILURES_PER_SESSION = "5/hour"  # noqa: S105 - a rate limit, not a password
+"""Wrong passwords a session may send to ``/auth/password`` and ``/auth/reauthenticate``; the
+last one ends the session, so a stolen access token cannot be used to guess the password."""
+
+
 class _InProcessLimiter:
     """The ``limits`` moving window in this process's memory, through its synchronous API:
     the asyncio memory storage schedules a task and a thread hop on most hits, which cost more
@@ -81,6 +86,7 @@ class RateLimits:
             "refresh": parse(refresh),
             "register": parse(register),
             "client_auth": parse(CLIENT_AUTH_FAILURES),
+            "password_failures": parse(PASSWORD_FAILURES_PER_SESSION),
         }
         for name, limit in (extra or {}).items():
             self._items[name] = parse(limit)
@@ -136,6 +142,19 @@ class RateLimits:
             return await self.hit(name, *keys, strict=strict)
         retry_after_s = max(1, math.ceil(stats.reset_time - time.time()))
         raise RateLimited(retry_after_s=retry_after_s)
+
+    async def fail(self, name: str, *keys: str) -> bool:
+        """Count one failure in ``name``; ``True`` when that filled the bucket (the caller acts
+        on it: ends a session, say), ``False`` while there is room left."""
+        item = self._items[name]
+        limiter = await self._current()
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                allowed = await limiter.hit(item, name, *keys)
+                return not (allowed and await limiter.test(item, name, *keys))
+        except _STORAGE_DOWN as exc:
+            self._went_down(exc)
+            return await self.fail(name, *keys)
 
     async def check(self, name: str, *keys: str) -> None:
         """Raise :class:`RateLimited` when ``name`` is already at its limit, without counting

@@ -16,6 +16,7 @@ from tokensmith.core.subjects import Subjects
 from tokensmith.errors import TokenRevoked
 from tokensmith.web.context import request_context
 from tokensmith.web.guards import Guards
+from tokensmith.web.password_attempts import PasswordAttempts
 from tokensmith.web.ratelimit import RateLimits
 from tokensmith.web.responses import errors
 from tokensmith.web.schemas import (
@@ -45,6 +46,7 @@ def account_routes(
     respond: TokenResponder,
 ) -> APIRouter:
     router = APIRouter()
+    passwords = PasswordAttempts(limits, accounts)
 
     @router.get("/me", response_model=UserOut, responses=errors(401))
     async def me(claims: AccessClaims = Depends(guards.principal)) -> JSONResponse:
@@ -80,28 +82,35 @@ def account_routes(
         of the body (contract 5.5). ``remember: false`` opens a short session whose cookie
         ends with the browser."""
         ctx = request_context(addresses, request)
-        await limits.hit("login", ctx.ip or "-", body.email.lower())
+        email = body.email.strip().lower()
+        # Per IP (one address spraying many emails, each costing an argon2 hash), per IP and
+        # email, and per account (many addresses guessing one account).
+        await limits.hit("login_ip", ctx.ip or "-")
+        await limits.hit("login", ctx.ip or "-", email)
+        await limits.hit("login_account", email)
         result = await accounts.login(body.email, body.password, ctx, remember=body.remember)
         return respond(request, result.tokens)
 
-    @router.post("/password", status_code=204, responses=errors(401, 403))
+    @router.post("/password", status_code=204, responses=errors(401, 403, 429))
     async def change_password(
         body: ChangePasswordBody,
         request: Request,
         claims: AccessClaims = Depends(guards.principal),
     ) -> Response:
         """Change the password; every *other* session of the user ends at once. A wrong
-        ``currentPassword`` is 403."""
-        await accounts.change_password(
-            claims.sub,
-            claims.sid,
-            body.current_password,
-            body.new_password,
-            request_context(addresses, request),
+        ``currentPassword`` is 403; attempts are limited per user and per IP (429), and the
+        session's fifth wrong password in an hour ends it (401 ``TOKEN_REVOKED``)."""
+        ctx = request_context(addresses, request)
+        await passwords.attempt(
+            claims,
+            ctx,
+            lambda: accounts.change_password(
+                claims.sub, claims.sid, body.current_password, body.new_password, ctx
+            ),
         )
         return Response(status_code=204)
 
-    @router.post("/reauthenticate", response_model=TokenResponse, responses=errors(401, 403))
+    @router.post("/reauthenticate", response_model=TokenResponse, responses=errors(401, 403, 429))
     async def reauthenticate(
         body: ReauthenticateBody,
         request: Request,
@@ -110,14 +119,16 @@ def account_routes(
         """The password again renews the session's ``auth_time`` (for routes behind
         ``require_recent_login``) and returns new tokens. The session's refresh token (the
         cookie, or ``refreshToken``) is rotated as refresh does; without it only the access token
-        is new. A wrong password is 403."""
+        is new. A wrong password is 403, limited as ``/auth/password`` is."""
         from_cookie = body.refresh_token is None and cookies.refresh_cookie(request) is not None
         refresh_token = body.refresh_token or cookies.refresh_cookie(request)
-        tokens = await accounts.reauthenticate(
+        ctx = request_context(addresses, request)
+        tokens = await passwords.attempt(
             claims,
-            body.password,
-            request_context(addresses, request),
-            refresh_token=refresh_token,
+            ctx,
+            lambda: accounts.reauthenticate(
+                claims, body.password, ctx, refresh_token=refresh_token
+            ),
         )
         return respond(request, tokens, from_cookie=from_cookie)
 

@@ -81,7 +81,9 @@ class ClientAddress:
         peer = request.client.host if request.client else None
         if peer is None or not self.trusted_proxies or not self._trusted(peer):
             return peer
-        forwarded = request.headers.get("x-forwarded-for", "")
+        # RFC 9110 section 5.3: several header lines are one comma-separated list. A proxy that
+        # appends its own line after the client's must not let the client's line win.
+        forwarded = ",".join(request.headers.getlist("x-forwarded-for"))
         hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
         for hop in reversed(hops):
             if not self._trusted(hop):
@@ -95,11 +97,17 @@ class ClientAddress:
         if request.url.scheme == "https":
             return True
         peer = request.client.host if request.client else None
-        return (
-            peer is not None
-            and self._trusted(peer)
-            and request.headers.get("x-forwarded-proto", "").lower() == "https"
-        )
+        return self.forwarded_scheme(peer, request.headers.getlist("x-forwarded-proto")) == "https"
+
+    def forwarded_scheme(self, peer: str | None, values: Sequence[str]) -> str | None:
+        """The scheme a trusted proxy says the client used (``X-Forwarded-Proto``), else None.
+        Of several values the last is the nearest proxy's, the one we trust."""
+        if peer is None or not self._trusted(peer):
+            return None
+        schemes = [v.strip().lower() for v in ",".join(values).split(",") if v.strip()]
+        if not schemes or schemes[-1] not in ("http", "https"):
+            return None
+        return schemes[-1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +130,8 @@ class CookieTransport:
     def check_csrf(request: Request) -> None:
         cookie = request.cookies.get(CSRF_COOKIE, "")
         header = request.headers.get(CSRF_HEADER, "")
-        if not cookie or not header or not hmac.compare_digest(cookie, header):
+        # Bytes: compare_digest refuses non-ASCII str (a 500 for a crafted cookie).
+        if not cookie or not header or not hmac.compare_digest(cookie.encode(), header.encode()):
             raise CsrfFailed()
 
     def set(

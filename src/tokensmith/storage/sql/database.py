@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -70,6 +71,21 @@ def async_url(url: str) -> str:
     raise ConfigError("DATABASE_URL", f"unsupported database {backend!r}")
 
 
+def _private_sqlite_file(path: Path) -> None:
+    """The database holds password hashes: its directory is created ``0700`` and the file
+    ``0600`` before SQLite opens it (SQLite gives its ``-wal`` and ``-shm`` files the database
+    file's mode). Files an older version left readable by others are tightened to ``0600``."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            if file.exists() and file.stat().st_mode & 0o077:
+                file.chmod(0o600)
+                log.warning("%s was readable by other users: now 0600", file)
+    except OSError as exc:
+        raise ConfigError("DATABASE_URL", f"cannot create {path}: {exc.strerror}") from None
+
+
 class SqlDatabase:
     """Implements :class:`tokensmith.core.ports.Database` over SQLAlchemy's async engine."""
 
@@ -98,8 +114,8 @@ class SqlDatabase:
     def _make_engine(self, pool_size: int, connect_timeout_s: float) -> AsyncEngine:
         if self.is_sqlite:
             database = make_url(self.url).database
-            if database and database != ":memory:":
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            if database and database != ":memory:" and not database.startswith("file:"):
+                _private_sqlite_file(Path(database))
             engine = create_async_engine(
                 self.url,
                 pool_size=pool_size,
