@@ -114,3 +114,29 @@ def test_production_without_smtp_url_refuses_to_start(tmp_path: Path) -> None:
         start_server(tmp_path / "s", env, timeout_s=30)
     log = str(failed.value)
     assert "SMTP_URL" in log and "Traceback" not in log
+
+
+@pytest.mark.postgres
+def test_two_instances_deliver_each_mail_once(smtp: SmtpServer, tmp_path: Path) -> None:
+    """Two servers on one PostgreSQL database, each with its outbox worker: 30 reset requests
+    spread over both give 30 mails, none twice (the row lease, FOR UPDATE SKIP LOCKED)."""
+    with fresh_postgres_database() as url:
+        env = _env(
+            SMTP_URL=smtp.url,
+            DATABASE_URL=url,
+            JWT_SECRET="s" * 8 + "access-secret-of-both-instances",
+            JWT_REFRESH_SECRET="s" * 8 + "refresh-secret-of-both-instances",
+        )
+        a = start_server(tmp_path / "a", env)
+        b = start_server(tmp_path / "b", env)
+        try:
+            _register(a, "ada@example.com")
+            for i in range(30):
+                assert _forgot(a if i % 2 else b, "ada@example.com").status_code == 202
+            smtp.wait_for(30)
+            time.sleep(1.5)
+            ids = [m.event_id for m in smtp.mails]
+            assert len(ids) == 30 and len(set(ids)) == 30
+        finally:
+            a.stop()
+            b.stop()
