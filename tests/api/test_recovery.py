@@ -3,6 +3,7 @@ to an aiosmtpd server on a loopback port; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -269,3 +270,19 @@ async def test_bad_recovery_bodies_are_422(recovery_api: Any, path: str, body: A
     async with recovery_api() as api:
         answer = await api.client.post(path, json=body)
         assert answer.status_code == 422 and answer.json()["code"] == "VALIDATION_ERROR"
+
+
+async def test_without_smtp_url_development_writes_the_mail_to_the_log(
+    make_api: ApiFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No SMTP_URL in development: the mail, link included, goes to the log instead."""
+    caplog.set_level("WARNING", logger="tokensmith.mail")
+    async with make_api(PUBLIC_URL=PUBLIC) as api:
+        await api.register()
+        await forgot(api, "ada@example.com")
+        for _ in range(200):
+            if "reset-password?token=" in caplog.text:
+                break
+            await asyncio.sleep(0.02)
+    assert "To: ada@example.com" in caplog.text
+    assert f"{PUBLIC}/#/reset-password?token=" in caplog.text
