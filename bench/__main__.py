@@ -27,6 +27,7 @@ from bench.workloads.peers import run_peers
 from bench.workloads.propagation import run_propagation
 from bench.workloads.protected import run_protected
 from bench.workloads.refresh import run_refresh
+from bench.workloads.services import run_services
 from bench.wrk import LoadError, ensure_wrk
 
 WORKLOADS: dict[str, Callable[[Run], dict[str, Any]]] = {
@@ -37,6 +38,7 @@ WORKLOADS: dict[str, Callable[[Run], dict[str, Any]]] = {
     "propagation": run_propagation,
     "memory": run_memory,
     "peers": run_peers,
+    "services": run_services,
 }
 RESULTS = Path(__file__).parent / "results"
 
@@ -197,6 +199,28 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, dict[str, Any] | None, str
                 "propagation: logout on A -> B rejects",
                 None,
                 f"p50 {pr['p50_ms']} ms, p99 {pr['p99_ms']} ms, n={pr['samples']}, {pr['feed']}",
+            )
+        )
+    sv = results.get("services")
+    if sv:
+        lo, fan = sv["logout_to_refusal"], sv["fan_out"]
+        rows.append(
+            (
+                "services: logout -> Flask service refuses",
+                None,
+                f"p50 {lo['p50_ms']} ms, p99 {lo['p99_ms']} ms, n={lo['samples']}",
+            )
+        )
+        for i, pair in enumerate(sv["guard"]["rounds"]):
+            rows.append((f"services: Flask /plain unguarded ({i + 1})", pair["unguarded"], ""))
+            rows.append((f"services: Flask /reports @require_token ({i + 1})", pair["guarded"], ""))
+        rows.append(
+            (
+                f"services: {fan['subscribers']} stream subscribers",
+                None,
+                f"p50 {fan['p50_ms']} ms, p99 {fan['p99_ms']} ms, "
+                f"RSS +{fan['rss_growth_mib']} MiB "
+                f"({fan['rss_growth_kib_per_subscriber']} KiB each)",
             )
         )
     mem = results.get("memory")

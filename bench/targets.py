@@ -167,6 +167,47 @@ def evaluate(results: dict[str, Any]) -> list[Target]:
                 _disturbed(pr),
             )
         )
+    sv = results.get("services")
+    if sv:
+        lo, guard, fan = sv["logout_to_refusal"], sv["guard"], sv["fan_out"]
+        targets.append(
+            Target(
+                "services: logout -> Flask refuses p99",
+                lo["p99_ms"],
+                "<= 100 ms",
+                lo["p99_ms"] <= 100 and lo["timeouts"] == 0,
+                f"p50 {lo['p50_ms']} ms, {lo['samples']} samples",
+            )
+        )
+        targets.append(
+            Target(
+                "services: Flask guarded / unguarded",
+                guard["ratio"],
+                ">= 0.8",
+                guard["ratio"] >= 0.8,
+                f"median of {len(guard['rounds'])} pairs, gunicorn -w 2",
+            )
+        )
+        targets.append(
+            Target(
+                "services: calls to tokensmith per guarded request",
+                guard["network_calls_per_request"],
+                "0",
+                guard["network_calls_per_request"] < 0.0001,
+                f"{guard['tokensmith_requests_during_load']:.0f} during "
+                f"{guard['guarded_requests']:,} requests",
+            )
+        )
+        targets.append(
+            Target(
+                f"services: {fan['subscribers']} subscribers, one revocation p99",
+                fan["p99_ms"],
+                "<= 500 ms",
+                fan["p99_ms"] <= 500 and fan["missing"] == 0,
+                f"p50 {fan['p50_ms']} ms; RSS {fan['rss_before_mib']} -> "
+                f"{fan['rss_with_subscribers_mib']} MiB",
+            )
+        )
     mem = results.get("memory")
     if mem and mem.get("delta_mib") is None:
         targets.append(

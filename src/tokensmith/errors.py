@@ -14,6 +14,7 @@ same class from the ``code`` it receives (:func:`error_from_code`).
     │   ├── TokenExpired               TOKEN_EXPIRED
     │   ├── InvalidToken               INVALID_TOKEN
     │   └── TokenRevoked               TOKEN_REVOKED
+    ├── InvalidRequest                 INVALID_REQUEST (400: RFC 6750 section 3.1 invalid_request)
     ├── InsufficientScope              INSUFFICIENT_SCOPE (403: the token lacks a scope)
     ├── StepUpRequired                 STEP_UP_REQUIRED (401: the login is too old, RFC 9470)
     ├── InvalidCredentials             INVALID_CREDENTIALS
@@ -34,6 +35,7 @@ same class from the ``code`` it receives (:func:`error_from_code`).
     ├── MethodNotAllowed               METHOD_NOT_ALLOWED
     ├── PayloadTooLarge                PAYLOAD_TOO_LARGE
     ├── ValidationError                VALIDATION_ERROR
+    │   └── InvalidCursor              VALIDATION_ERROR (400: a feed cursor we never gave)
     ├── RateLimited                    RATE_LIMITED
     ├── ServiceUnavailable             SERVICE_UNAVAILABLE
     │   └── HookFailed                 SERVICE_UNAVAILABLE (the app's directory or claims hook)
@@ -60,7 +62,9 @@ __all__ = [
     "InsufficientScope",
     "InvalidClient",
     "InvalidCredentials",
+    "InvalidCursor",
     "InvalidRefreshToken",
+    "InvalidRequest",
     "InvalidResetToken",
     "InvalidToken",
     "LogoutTokenMissing",
@@ -128,6 +132,14 @@ class InvalidToken(AuthenticationError):
 class TokenRevoked(AuthenticationError):
     code = "TOKEN_REVOKED"
     default_message = "The session of this token has ended: log in again"
+
+
+class InvalidRequest(TokensmithError):
+    """The request is ambiguous about whose credentials it carries (RFC 6750 section 3.1,
+    ``invalid_request``): two ``Authorization`` headers, or a logout naming two users."""
+
+    code = "INVALID_REQUEST"
+    default_message = "The request is malformed"
 
 
 class InsufficientScope(TokensmithError):
@@ -252,6 +264,14 @@ class ValidationError(TokensmithError):
     def __init__(self, message: str | None = None, details: list[dict[str, Any]] | None = None):
         super().__init__(message)
         self.details = details or []
+
+
+class InvalidCursor(ValidationError):
+    """A revocation-feed cursor (``since``, ``Last-Event-ID``) that this server never handed out:
+    forged, from the future (another database) or garbage. 400: the caller must resynchronise
+    from the full list, never carry on as if nothing was revoked."""
+
+    default_message = "The cursor is not one this server issued: fetch the full list again"
 
 
 class RateLimited(TokensmithError):

@@ -15,12 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from tokensmith.core.accounts import AccountService
 from tokensmith.core.audit import AuditTrail
+from tokensmith.core.broadcast import RevocationBroadcaster
 from tokensmith.core.claims import ClaimsHook
 from tokensmith.core.clients import ServiceClients
 from tokensmith.core.clock import Clock, SystemClock
 from tokensmith.core.directory import UserDirectory
 from tokensmith.core.ending import SessionEnder
 from tokensmith.core.events import EventHandlers, EventPublisher
+from tokensmith.core.feed_cursor import CursorCodec
 from tokensmith.core.introspection import Introspector
 from tokensmith.core.issuing import Issuer
 from tokensmith.core.keys import KeySet, split_pems
@@ -37,7 +39,7 @@ from tokensmith.core.user_table import UserTable
 from tokensmith.errors import ConfigError, ServiceUnavailable
 from tokensmith.settings import Settings
 from tokensmith.storage.sql.database import SqlDatabase
-from tokensmith.storage.sql.feed import SqlPollingFeed
+from tokensmith.storage.sql.feed import SqlPollingFeed, SqlRevocationLog
 
 if TYPE_CHECKING:
     from limits.aio.storage import Storage
@@ -96,6 +98,8 @@ class Services:
     links: LinkTokens | None = None
     worker: OutboxWorker | None = None
     """The outbox worker of this process, once started."""
+    broadcaster: RevocationBroadcaster | None = None
+    """The revocation stream for other services (contract 10)."""
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     _closers: list[Any] = field(default_factory=list)
 
@@ -125,6 +129,8 @@ class Services:
             raise
         if self.feed is not None:
             self._spawn(self.feed.run(self.revoker.apply, self._resync, cursor))
+        if self.broadcaster is not None:
+            self._spawn(self.broadcaster.run(cursor))
         self._spawn(self._housekeeping())
         if outbox_worker:
             self.worker = self.build_worker()
@@ -180,6 +186,8 @@ class Services:
             await uow.outbox.delete_sent(now - keep_sent)
 
     async def stop(self) -> None:
+        if self.broadcaster is not None:
+            self.broadcaster.close()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -302,7 +310,7 @@ def build_services(
             else None
         ),
     )
-    return Services(
+    services = Services(
         settings,
         clock,
         database,
@@ -323,6 +331,15 @@ def build_services(
         events=events,
         links=links,
     )
+    services.broadcaster = RevocationBroadcaster(
+        SqlRevocationLog(database),
+        CursorCodec(settings.refresh_secret),
+        clock,
+        heartbeat=settings.revocation_stream_heartbeat,
+        buffer=settings.revocation_stream_buffer,
+    )
+    revoker.listeners.append(services.broadcaster.wake)
+    return services
 
 
 def build_service_clients(settings: Settings) -> ServiceClients:

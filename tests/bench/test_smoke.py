@@ -116,3 +116,28 @@ def test_peer_apps_import_when_the_bench_extra_is_installed() -> None:
 
     assert peers_installed()
     assert set(PEERS) == {"flask-jwt-extended", "simplejwt"}
+
+
+@pytest.mark.timeout(300)
+def test_quick_services_workload_measures_the_contract_10_numbers(tmp_path: Path) -> None:
+    """``--quick --only services``: logout -> refusal at the Flask example service, the guarded
+    / unguarded ratio with the calls to tokensmith counted, and the stream fan-out with RSS."""
+    _wrk_or_skip()
+    _need("gunicorn", "the services workload serves Flask with gunicorn (bench extra)")
+    out = tmp_path / "services.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--no-save", "--quiet-wait", "0",
+         "--only", "services", "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=280, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
+    report = json.loads(out.read_text())
+    assert report["errors"] == {}
+    services = report["workloads"]["services"]
+    assert services["logout_to_refusal"]["samples"] > 0
+    assert services["logout_to_refusal"]["timeouts"] == 0
+    assert services["guard"]["network_calls_per_request"] == 0
+    assert services["fan_out"]["missing"] == 0
+    assert services["fan_out"]["rss_growth_mib"] is not None
+    names = {t["name"] for t in report["targets"]}
+    assert "services: Flask guarded / unguarded" in names

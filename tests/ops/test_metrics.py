@@ -92,6 +92,8 @@ async def test_gauges_show_active_sessions_and_revocations(api: Api) -> None:
     samples = await scrape(api)
     assert value(samples, "tokensmith_active_sessions") == 2
     assert value(samples, "tokensmith_revocation_set_size") == 1
+    assert value(samples, "tokensmith_revocation_stream_subscribers") == 0
+    assert value(samples, "tokensmith_revocation_stream_dropped") == 0
 
 
 async def test_latency_is_labelled_by_route_template_not_raw_path(api: Api) -> None:

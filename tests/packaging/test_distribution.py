@@ -102,6 +102,8 @@ def test_the_base_wheel_is_the_client_without_the_server(dist: Path, tmp_path: P
         "import importlib.util, tokensmith, tokensmith.client\n"
         "from tokensmith import Subject\n"
         "assert tokensmith.client.TokensmithAuth\n"
+        "from tokensmith.verify import Verifier\n"  # contract 10: tokensmith[verify]
+        "assert Verifier\n"
         "from tokensmith.webhooks import signature_header, verify_signature\n"
         "assert verify_signature('s', signature_header('s', b'{}'), b'{}', tolerance=300)\n"
         "missing = [m for m in ('fastapi', 'sqlalchemy', 'asyncpg', 'redis', 'uvicorn')\n"

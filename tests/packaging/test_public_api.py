@@ -63,6 +63,7 @@ def _modules_after(statement: str) -> set[str]:
         "import tokensmith",
         "from tokensmith import Subject, UserDirectory",
         "import tokensmith.client",
+        "from tokensmith.verify import Verifier",
     ],
 )
 def test_importing_the_light_parts_loads_no_server_dependency(statement: str) -> None:

@@ -13,7 +13,20 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Jws", "b64url", "b64url_decode", "forge", "hs256", "split"]
+__all__ = [
+    "P256_ORDER",
+    "Jws",
+    "b64url",
+    "b64url_decode",
+    "flip_s",
+    "forge",
+    "hs256",
+    "low_s",
+    "split",
+]
+
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+"""The order n of P-256 (FIPS 186-4 D.1.2.3): (r, s) and (r, n - s) are both valid ECDSA."""
 
 
 def b64url(data: bytes) -> str:
@@ -41,6 +54,19 @@ def forge(
     """``header.payload.signature``; dicts/lists are JSON-encoded, bytes base64url-encoded, str
     used verbatim as the segment."""
     return f"{_segment(header)}.{_segment(payload)}.{_segment(signature)}"
+
+
+def flip_s(signature: bytes, order: int = P256_ORDER) -> bytes:
+    """The other spelling of an ECDSA signature in JWS form (r || s): (r, n - s)."""
+    half = len(signature) // 2
+    s = int.from_bytes(signature[half:], "big")
+    return signature[:half] + (order - s).to_bytes(half, "big")
+
+
+def low_s(signature: bytes, order: int = P256_ORDER) -> bytes:
+    """The low-S spelling (s <= n/2) of an ECDSA signature in JWS form."""
+    s = int.from_bytes(signature[len(signature) // 2 :], "big")
+    return signature if s <= order // 2 else flip_s(signature, order)
 
 
 def hs256(

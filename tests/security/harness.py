@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from tests.security.forge import b64url, split
+from tests.security.forge import b64url, low_s, split
 from tests.support.databases import service_missing
 from tests.support.servers import ServerProcess, start_server
 from tokensmith.core.keys import KeySet
@@ -153,6 +153,8 @@ class Api:
 
         signing_input = f"{_segment(header)}.{_segment(payload)}"
         signature = keys.implementation.sign(signing_input.encode(), keys.signing_key)
+        if keys.algorithm == "ES256":  # tokensmith accepts only the low-S spelling
+            signature = low_s(signature)
         return f"{signing_input}.{b64url(signature)}"
 
     def access_header(self, **changes: Any) -> dict[str, Any]:

@@ -49,6 +49,9 @@ def _error_shape(response: Any, case: Any) -> str | None:
         body = response.json()
     except ValueError:
         return f"{case.method} {case.path}: {response.status_code} body is not JSON"
+    if case.path == "/oauth/token" and isinstance(body, dict) and "error_description" in body:
+        # RFC 6749 section 5.2 (contract 10): the token endpoint answers in OAuth's shape.
+        return None if isinstance(body["error"], str) else f"/oauth/token error body {body!r}"
     if not isinstance(body, dict) or not {"error", "code"} <= body.keys():
         return f"{case.method} {case.path}: {response.status_code} error body {body!r}"
     if not isinstance(body["error"], str) or not isinstance(body["code"], str):

@@ -379,7 +379,7 @@ def test_rotated_refresh_token_stays_spent_in_every_encoding(attack: Api) -> Non
 WRONG_CLAIMS: list[tuple[str, Any]] = [
     ("exp", "9999999999"),
     ("exp", None),
-    ("exp", 9999999999.5),
+    # A fraction is a NumericDate (RFC 7519 section 2): test_hardening_requests.py accepts it.
     ("exp", 1e300),
     ("exp", 2**64),
     ("exp", 10**400),
@@ -388,7 +388,6 @@ WRONG_CLAIMS: list[tuple[str, Any]] = [
     ("exp", {"$gt": 0}),
     ("iat", "0"),
     ("iat", None),
-    ("iat", 1.5),
     ("iat", 2**63),
     ("nbf", "0"),
     ("nbf", 2**40),
@@ -412,7 +411,7 @@ WRONG_CLAIMS: list[tuple[str, Any]] = [
 def test_claims_of_the_wrong_type_are_refused_even_when_validly_signed(
     attack: Api, path: str
 ) -> None:
-    """exp as a string, null, float, huge or boolean; iat/nbf likewise; sub, sid, jti not
+    """exp as a string, null, huge or boolean; iat/nbf likewise; sub, sid, jti not
     strings; aud as a list; a missing required claim; a payload that is not an object: all
     refused under a valid signature. A negative exp is an expired token. Control: the unchanged
     claims, re-signed, are accepted."""

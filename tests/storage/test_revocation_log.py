@@ -152,3 +152,40 @@ async def test_an_unreachable_postgres_is_service_unavailable_quickly() -> None:
         assert asyncio.get_running_loop().time() - started < 5
     finally:
         await db.close()
+
+
+async def test_catch_up_reads_what_another_connection_committed_at_once(
+    db: SqlDatabase, database_url: str
+) -> None:
+    """Issue 11 item 18: on SQLite, ``catch_up`` (the request path) returns a revocation another
+    process committed without waiting for the next poll, once; on PostgreSQL it adds nothing
+    (the poll interval is the documented bound there)."""
+    received: list[str] = []
+    feed = SqlPollingFeed(db, interval=timedelta(hours=1))  # the loop polls once, then sleeps
+
+    async def resync() -> int:
+        return 0
+
+    task = asyncio.create_task(
+        feed.run(lambda revs: received.extend(r.session_id for r in revs), resync, 0)
+    )
+    other = SqlDatabase(database_url)  # another process's connections
+    try:
+        for _ in range(500):
+            if await feed.catch_up() == [] and feed._ready:
+                break
+            await asyncio.sleep(0.01)
+        await _revoke(other, "elsewhere")
+        found = [r.session_id for r in await feed.catch_up()]
+        if db.is_sqlite:
+            assert found == ["elsewhere"]
+            assert (await feed.catch_up()) == []  # nothing new: no read at all
+        else:
+            assert found == []
+        assert received == []  # the loop is asleep: only catch_up could have seen it
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await feed.close()
+        await other.close()

@@ -29,6 +29,7 @@ _STYLES = {
     AuditKind.USER_GONE: "red",
     AuditKind.SESSION_EVICTED: "yellow",
     AuditKind.REFRESH_GRACE: "cyan",
+    AuditKind.REFRESH_GRACE_SUSPICIOUS: "bold yellow",
 }
 
 

@@ -58,7 +58,9 @@ class Introspector:
 
     async def revoke(self, token: str, hint: str | None, ctx: RequestContext) -> bool:
         """RFC 7009: end the session of ``token``, whichever kind it is; an expired token still
-        names its session, as on logout. Returns whether the token was one of ours."""
+        names its session, as on logout, for the refresh lifetime past its ``exp`` (an older
+        one ends nothing, and the answer is the same 200, RFC 7009 section 2.2). Returns
+        whether the token was one of ours."""
         access: AccessClaims | None = None
         refresh: RefreshClaims | None = None
         if hint == "refresh_token":
@@ -75,17 +77,17 @@ class Introspector:
     def _try_access(self, token: str) -> AccessClaims | None:
         try:
             return self._codec.verify_access(token, check_expiry=False)
-        except InvalidToken:
+        except (InvalidToken, TokenExpired):  # expired too long ago to end anything
             return None
 
     def _try_refresh(self, token: str) -> RefreshClaims | None:
         try:
             return self._codec.verify_refresh(token, check_expiry=False)
-        except InvalidRefreshToken:
+        except (InvalidRefreshToken, RefreshTokenExpired):
             return None
 
     async def _access_info(self, token: str) -> dict[str, Any]:
-        claims = self._sessions.authenticate(token)  # signature, expiry, revocation
+        claims = await self._sessions.authenticate_current(token)  # signature, expiry, revocation
         info = {
             "active": True,
             "token_type": "Bearer",  # RFC 7662 section 2.2 / RFC 6749 section 7.1

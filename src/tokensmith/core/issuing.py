@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from tokensmith.core.clock import aware
 from tokensmith.core.directory import Subject
 from tokensmith.core.models import IssuedTokens, SessionRecord
 from tokensmith.core.tokens import TokenCodec
@@ -47,7 +48,8 @@ class Issuer:
         now: datetime,
     ) -> IssuedTokens:
         """A new access token for ``session`` (as it is after this change), with
-        ``refresh_token`` beside it."""
+        ``refresh_token`` beside it. The access token ends with the session at the latest, and
+        ``expiresIn`` says so."""
         extra = {**hook_claims, **session.claims} if session.claims else hook_claims
         access = self._codec.issue_access(
             user_id=session.user_id,
@@ -57,11 +59,13 @@ class Issuer:
             auth_time=session.authenticated_at,
             amr=session.amr,
             extra=extra,
+            not_after=aware(session.expires_at),  # no access token outlives SESSION_MAX_AGE
         )
+        ends_in_s = int(aware(session.expires_at).timestamp()) - int(now.timestamp())
         return IssuedTokens(
             access_token=access,
             refresh_token=refresh_token,
-            expires_in_s=self._access_ttl_s,
+            expires_in_s=max(0, min(self._access_ttl_s, ends_in_s)),
             refresh_expires_in_s=max(0, int((session.refresh_expires_at - now).total_seconds())),
             session_id=session.id,
             persistent=session.persistent,

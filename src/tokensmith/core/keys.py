@@ -89,6 +89,25 @@ class KeySet:
             raise ConfigError("JWT_PRIVATE_KEY_FILE", "no key found")
         return cls(algorithm_name, signing[0], signing[1], verifiers)
 
+    @classmethod
+    def from_jwks(cls, algorithm_name: str, jwks: list[dict[str, Any]]) -> KeySet:
+        """Verification keys from a JWKS (``/.well-known/jwks.json``): the keys of
+        ``algorithm_name`` with a ``kid``; others are ignored. It cannot sign."""
+        if algorithm_name not in ASYMMETRIC_ALGORITHMS:
+            raise ConfigError("JWT_ALGORITHM", f"{algorithm_name} has no public keys")
+        algorithm = _ALGORITHMS[algorithm_name]
+        verifiers: dict[str, VerificationKey] = {}
+        for jwk in jwks:
+            kid = jwk.get("kid")
+            if not isinstance(kid, str) or jwk.get("alg", algorithm_name) != algorithm_name:
+                continue
+            try:
+                key = algorithm.from_jwk(json.dumps(jwk))
+            except Exception:  # noqa: S112 - a key we cannot read is a key we do not trust
+                continue
+            verifiers[kid] = VerificationKey(kid, key, jwk)
+        return cls(algorithm_name, "", None, verifiers)
+
     def public_jwks(self) -> list[dict[str, Any]]:
         """Public keys for ``/.well-known/jwks.json``; empty for HMAC (its keys are secret)."""
         return [v.public_jwk for v in self.verifiers.values() if v.public_jwk is not None]

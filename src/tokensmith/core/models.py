@@ -183,6 +183,8 @@ class AuditKind(StrEnum):
     LOGIN_FAILED = "login_failed"
     REFRESH = "refresh"
     REFRESH_GRACE = "refresh_grace"
+    REFRESH_GRACE_SUSPICIOUS = "refresh_grace_suspicious"
+    """A grace use from another IP address and User-Agent than the rotation it follows."""
     REUSE_DETECTED = "reuse_detected"
     LOGOUT = "logout"
     LOGOUT_ALL = "logout_all"

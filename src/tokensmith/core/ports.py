@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from tokensmith.core.models import (
     AuditEvent,
@@ -24,6 +24,7 @@ from tokensmith.core.models import (
 
 __all__ = [
     "AuditRepository",
+    "CatchingUpFeed",
     "Database",
     "OneTimeTokenRepository",
     "OutboxRepository",
@@ -144,6 +145,9 @@ class RevocationRepository(Protocol):
 
     async def since(self, cursor: int) -> tuple[list[Revocation], int]:
         """Revocations written after ``cursor``, and the new cursor."""
+
+    async def newest(self) -> int:
+        """The newest sequence number in the log (0 when empty)."""
         ...
 
     async def delete_expired(self, now: datetime) -> int: ...
@@ -265,3 +269,12 @@ class RevocationFeed(Protocol):
     ) -> None: ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class CatchingUpFeed(Protocol):
+    """A feed that can be asked, on the request path, for revocations committed elsewhere since
+    it last looked (:meth:`tokensmith.core.revoker.Revoker.catch_up`). It answers ``[]`` at once
+    when it knows nothing was committed, and never raises."""
+
+    async def catch_up(self) -> Sequence[Revocation]: ...

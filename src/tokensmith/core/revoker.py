@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from tokensmith.core.clock import Clock
 from tokensmith.core.models import Revocation
-from tokensmith.core.ports import Database, RevocationFeed
+from tokensmith.core.ports import CatchingUpFeed, Database, RevocationFeed, RevocationHandler
 from tokensmith.core.revocation import RevocationSet
 
 __all__ = ["Revoker"]
@@ -33,6 +33,9 @@ class Revoker:
         self._clock = clock
         self._horizon = access_ttl + leeway
         self._feed = feed
+        self._catching_up = feed if isinstance(feed, CatchingUpFeed) else None
+        self.listeners: list[RevocationHandler] = []
+        """Told of every revocation this process learns (the stream for other services)."""
 
     def __repr__(self) -> str:
         return f"Revoker({self.revoked!r})"
@@ -46,6 +49,18 @@ class Revoker:
     def is_revoked(self, session_id: str) -> bool:
         return session_id in self.revoked
 
+    async def catch_up(self) -> None:
+        """Before the local set is trusted on the request path: add what the feed can tell of
+        revocations committed elsewhere since it last looked, so a session ended by another
+        worker is refused here at once, not at the next poll. With SQLite's polling feed this
+        is a ``data_version`` check (microseconds) and a log read only when another connection
+        committed; other feeds have nothing to add."""
+        if self._catching_up is None:
+            return
+        found = await self._catching_up.catch_up()
+        if found:
+            self.apply(found)
+
     def revocations_for(self, session_ids: Sequence[str], at: datetime) -> list[Revocation]:
         """The revocation records of sessions ended at ``at``: they matter until the last access
         token such a session could have had is past its ``exp`` and the tolerance."""
@@ -57,6 +72,7 @@ class Revoker:
         if not revocations:
             return
         self.revoked.add(revocations)
+        self._tell(revocations)
         if self._feed is not None:
             try:
                 await self._feed.publish(revocations)
@@ -66,6 +82,11 @@ class Revoker:
     def apply(self, revocations: Sequence[Revocation]) -> None:
         """Revocations that arrived from another process."""
         self.revoked.add(revocations)
+        self._tell(revocations)
+
+    def _tell(self, revocations: Sequence[Revocation]) -> None:
+        for listener in self.listeners:
+            listener(revocations)
 
     async def load(self, database: Database) -> int:
         """Replace nothing, add everything still live in the database; returns the cursor."""

@@ -220,13 +220,7 @@ class Rotation:
             elif self._within_grace(session, presented, ending.now):
                 outcome = "grace"
                 tokens = self._replay_successor(session, claims, subject, hook_claims, ending.now)
-                await ending.record(
-                    AuditKind.REFRESH_GRACE,
-                    ctx,
-                    user_id=session.user_id,
-                    session_id=session.id,
-                    seconds_since_rotation=_seconds(ending.now - aware(_rotated_at(session))),
-                )
+                await self._record_grace_use(ending, session, ctx)
             else:
                 await self._revoke_for_reuse(ending, session, claims, ctx)
                 reused = True
@@ -301,6 +295,31 @@ class Rotation:
         )
         refresh = self._issuer.refresh_token(rotated, successor_jti, now)
         return self._issuer.tokens(rotated, subject, hook_claims, refresh_token=refresh, now=now)
+
+    async def _record_grace_use(
+        self, ending: Ending, session: SessionRecord, ctx: RequestContext
+    ) -> None:
+        """Audit a grace use. Within the grace whoever presents the spent token gets the live
+        successor (contract 5.3): a lost response and a thief look the same. A use from another
+        IP address *and* another User-Agent than the rotation it follows (the session row holds
+        those of its last rotation) is more likely a thief racing the user, so it is audited as
+        ``refresh_grace_suspicious`` and logged as a warning: the session goes on (the contract
+        says so), but the operator can see it and end it."""
+        user_agent = clip_user_agent(ctx.user_agent)
+        suspicious = ctx.ip != session.ip and user_agent != session.user_agent
+        detail: dict[str, Any] = {
+            "seconds_since_rotation": _seconds(ending.now - aware(_rotated_at(session))),
+        }
+        if suspicious:
+            detail.update(rotation_ip=session.ip, rotation_user_agent=session.user_agent)
+            log.warning("refresh within the reuse grace from another IP and User-Agent")
+        await ending.record(
+            AuditKind.REFRESH_GRACE_SUSPICIOUS if suspicious else AuditKind.REFRESH_GRACE,
+            ctx,
+            user_id=session.user_id,
+            session_id=session.id,
+            **detail,
+        )
 
     def _replay_successor(
         self,

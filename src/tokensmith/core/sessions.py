@@ -37,9 +37,13 @@ from tokensmith.core.subjects import Subjects
 from tokensmith.core.tokens import TokenCodec, hash_jti
 from tokensmith.errors import (
     InvalidCredentials,
+    InvalidRequest,
     LogoutTokenMissing,
     NotFound,
+    RefreshTokenExpired,
+    TokenExpired,
     TokenRevoked,
+    TokensmithError,
     ValidationError,
 )
 
@@ -251,16 +255,26 @@ class SessionService:
         self, access_token: str | None, refresh_token: str | None, ctx: RequestContext
     ) -> None:
         """``POST /auth/logout``: end the session of the Bearer token and/or the refresh token.
-        An expired token still names its session well enough to end it; a bad one is refused
-        (401), and neither token is :class:`LogoutTokenMissing` (400)."""
-        access = (
-            self._codec.verify_access(access_token, check_expiry=False) if access_token else None
-        )
-        refresh = (
-            self._codec.verify_refresh(refresh_token, check_expiry=False) if refresh_token else None
-        )
+
+        An expired token still names its session well enough to end it, for as long as a client
+        can still hold it for a reason (the refresh lifetime past its ``exp``); a bad one is
+        refused (401), neither token is :class:`LogoutTokenMissing` (400), and tokens of two
+        different users are :class:`InvalidRequest` (400): one request, one user.
+        """
+        access = refresh = None
+        stale: TokensmithError | None = None
+        if access_token:
+            try:
+                access = self._codec.verify_access(access_token, check_expiry=False)
+            except TokenExpired as error:  # expired too long ago: names nothing
+                stale = error
+        if refresh_token:
+            try:
+                refresh = self._codec.verify_refresh(refresh_token, check_expiry=False)
+            except RefreshTokenExpired as error:
+                stale = error
         if access is None and refresh is None:
-            raise LogoutTokenMissing()
+            raise stale or LogoutTokenMissing()
         await self.logout(access, refresh, ctx)
 
     async def logout(
@@ -269,8 +283,14 @@ class SessionService:
         refresh: RefreshClaims | None,
         ctx: RequestContext,
     ) -> None:
-        """End the session named by either token. Logging out twice is fine."""
+        """End the session named by either token. Logging out twice is fine; tokens of two
+        users in one request are refused (:class:`InvalidRequest`) before anything ends."""
         named = {c.sid: c.sub for c in (access, refresh) if c is not None}
+        if len(set(named.values())) > 1:
+            raise InvalidRequest(
+                "The access token and the refresh token belong to different users: log out "
+                "one user per request"
+            )
         async with self._ender.transaction() as ending:
             for sid, user_id in named.items():
                 session = await ending.uow.sessions.get(sid)
@@ -338,8 +358,20 @@ class SessionService:
     # -- the protected-route check -----------------------------------------------------------
 
     def authenticate(self, access_token: str) -> AccessClaims:
-        """Verify an access token and refuse it if its session was revoked. No I/O."""
+        """Verify an access token and refuse it if its session was revoked, as far as this
+        process knows now. No I/O."""
         claims = self._codec.verify_access(access_token)
+        if self._revoker.is_revoked(claims.sid):
+            raise TokenRevoked()
+        return claims
+
+    async def authenticate_current(self, access_token: str) -> AccessClaims:
+        """:meth:`authenticate`, after catching up with revocations other processes committed
+        since the feed last looked (:meth:`Revoker.catch_up`): what protected routes use, so a
+        logout on one worker is refused on every worker as soon as it has returned."""
+        claims = self._codec.verify_access(access_token)
+        if not self._revoker.is_revoked(claims.sid):
+            await self._revoker.catch_up()
         if self._revoker.is_revoked(claims.sid):
             raise TokenRevoked()
         return claims

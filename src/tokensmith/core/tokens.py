@@ -12,6 +12,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import math
 import re
 import secrets
 from collections.abc import Mapping, Sequence
@@ -108,6 +109,11 @@ class TokenCodec:
     def policy(self) -> TokenPolicy:
         return self._policy
 
+    @property
+    def access_kids(self) -> frozenset[str]:
+        """The key ids access tokens may name."""
+        return frozenset(self._access_keys.verifiers)
+
     def __repr__(self) -> str:
         return f"TokenCodec(access={self._access_keys.algorithm}, refresh=HS256)"
 
@@ -123,11 +129,16 @@ class TokenCodec:
         auth_time: datetime | None = None,
         amr: Sequence[str] = (),
         extra: Mapping[str, Any] | None = None,
+        not_after: datetime | None = None,
     ) -> str:
         """Sign an access token. ``extra`` (the app's claims, already checked against the
-        reserved names) never replaces a registered claim. Raises
+        reserved names) never replaces a registered claim. ``not_after`` (the session's end)
+        caps ``exp``: no access token outlives its session. Raises
         :class:`~tokensmith.errors.ClaimsError` when the token would exceed 8 KiB."""
         iat = int(now.timestamp())
+        exp = iat + int(self._policy.access_ttl.total_seconds())
+        if not_after is not None:
+            exp = max(iat, min(exp, int(not_after.timestamp())))
         claims: dict[str, Any] = {
             "iss": self._policy.issuer,
             "aud": self._policy.audience,
@@ -135,7 +146,7 @@ class TokenCodec:
             "sid": session_id,
             "jti": secrets.token_urlsafe(16),
             "iat": iat,
-            "exp": iat + int(self._policy.access_ttl.total_seconds()),
+            "exp": exp,
         }
         if email is not None:
             claims["email"] = email
@@ -183,6 +194,9 @@ class TokenCodec:
     def _sign(header_segment: bytes, claims: dict[str, Any], keys: KeySet) -> str:
         signing_input = header_segment + b"." + _encode_json(claims)
         signature = keys.implementation.sign(signing_input, keys.signing_key)
+        order = _EC_ORDERS.get(keys.algorithm)
+        if order is not None:
+            signature = _low_s(signature, order)
         return (signing_input + b"." + base64url_encode(signature)).decode()
 
     # -- verifying ---------------------------------------------------------------------------
@@ -190,7 +204,9 @@ class TokenCodec:
     def verify_access(self, token: str, *, check_expiry: bool = True) -> AccessClaims:
         """Verify an access token: signature with the configured algorithm, then its claims.
 
-        Raises :class:`InvalidToken` or :class:`TokenExpired`.
+        Raises :class:`InvalidToken` or :class:`TokenExpired`. ``check_expiry=False`` (to end
+        the token's session: logout, revocation) still refuses a token expired for longer than
+        the refresh lifetime (see :meth:`_check_times`).
 
         A token that verified once is remembered (keyed by its whole text, bounded): the next
         request with it skips the parsing and the MAC, but its times are checked again every
@@ -237,10 +253,10 @@ class TokenCodec:
                 raise invalid(f"The token's '{name}' claim is missing or not a string")
         for name in ("iat", "exp"):
             if not _is_numeric_date(claims.get(name)):
-                raise invalid(f"The token's '{name}' claim is missing or not a whole number")
+                raise invalid(f"The token's '{name}' claim is missing or not a NumericDate")
         nbf = claims.get("nbf")
         if nbf is not None and not _is_numeric_date(nbf):
-            raise invalid("The token's 'nbf' claim is not a whole number")
+            raise invalid("The token's 'nbf' claim is not a NumericDate")
         self._check_times(claims, kind, check_expiry)
 
     def _check_times(self, claims: dict[str, Any], kind: _Kind, check_expiry: bool) -> None:
@@ -255,6 +271,12 @@ class TokenCodec:
             raise invalid("The token is not valid yet (nbf)")
         if check_expiry and claims["exp"] <= now - leeway:
             raise kind.expired()
+        # An expired token may still end its session (logout, RFC 7009 revocation), but only for
+        # a while: one found in an old log or backup must not end the live session years on.
+        # Past exp + the refresh lifetime, no client can still hold it for a reason.
+        stale = int(self._policy.refresh_ttl.total_seconds())
+        if not check_expiry and claims["exp"] <= now - leeway - stale:
+            raise kind.expired("The token expired too long ago to end its session")
 
 
 def _access_claims(claims: dict[str, Any]) -> AccessClaims:
@@ -265,7 +287,7 @@ def _access_claims(claims: dict[str, Any]) -> AccessClaims:
         raise InvalidToken("The token's 'email' claim is not a string")
     auth_time = claims.get("auth_time")
     if auth_time is not None and not _is_numeric_date(auth_time):
-        raise InvalidToken("The token's 'auth_time' claim is not a whole number")
+        raise InvalidToken("The token's 'auth_time' claim is not a NumericDate")
     amr = claims.get("amr", [])
     if not isinstance(amr, list) or not all(isinstance(m, str) for m in amr):
         raise InvalidToken("The token's 'amr' claim is not a list of strings")
@@ -322,6 +344,12 @@ def verify_signature(
     verifier = keys.verifiers.get(kid) if isinstance(kid, str) else None
     if verifier is None:
         raise invalid("The token was signed with a key this server does not know")
+    order = _EC_ORDERS.get(keys.algorithm)
+    if order is not None and not _is_low_s(signature, order):
+        # ECDSA signatures are malleable: (r, s) and (r, n - s) both verify. Only the low-S
+        # form is accepted (as Bitcoin's BIP 62 and libsecp256k1 do), so that a token has one
+        # spelling and a re-signed copy cannot pass as a different token.
+        raise invalid("The token's signature is not in its canonical (low-S) form")
     signing_input = f"{header_b64}.{payload_b64}".encode()
     try:
         valid = keys.implementation.verify(signing_input, verifier.key, signature)
@@ -374,7 +402,48 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _is_numeric_date(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and -(2**53) < value < 2**53
+    """RFC 7519 section 2: a NumericDate is a JSON numeric value, fractions allowed; they are
+    compared as numbers. Strings, booleans, NaN, infinities and values beyond 2^53 are not."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    if isinstance(value, float) and not math.isfinite(value):
+        return False
+    return -(2**53) < value < 2**53
+
+
+_EC_ORDERS: Final = {
+    # The group orders n of the curves of RFC 7518 section 3.4 (SEC 2 / FIPS 186-4 D.1.2).
+    "ES256": 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
+    "ES384": int(
+        "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF"
+        "581A0DB248B0A77AECEC196ACCC52973",
+        16,
+    ),
+    "ES512": int(
+        "1FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF"
+        "A51868783BF2F966B7FCC0148F709A5D03BB5C9B8899C47AEBB6FB71E91386409",
+        16,
+    ),
+}
+
+
+def _is_low_s(signature: bytes, order: int) -> bool:
+    """An ECDSA signature in JWS form (RFC 7518 section 3.4: r and s, big-endian, each the
+    curve's size) whose s is at most n/2. Another length is left to the verifier to refuse."""
+    half = len(signature) // 2
+    if half == 0 or len(signature) % 2:
+        return True
+    s = int.from_bytes(signature[half:], "big")
+    return s <= order // 2
+
+
+def _low_s(signature: bytes, order: int) -> bytes:
+    """The low-S form of a signature we just made (OpenSSL returns either form)."""
+    half = len(signature) // 2
+    s = int.from_bytes(signature[half:], "big")
+    if s <= order // 2:
+        return signature
+    return signature[:half] + (order - s).to_bytes(half, "big")
 
 
 def _encode_json(value: dict[str, Any]) -> bytes:

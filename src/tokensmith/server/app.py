@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import signal
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from importlib.resources import files
+from types import FrameType
 from typing import Any
 
 from fastapi import FastAPI
@@ -38,7 +42,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with auth.lifespan(app):
-            yield
+            with _streams_end_on_exit(auth):
+                yield
 
     app = FastAPI(
         title="tokensmith",
@@ -111,6 +116,35 @@ def create_app(
         return _static(name, None)
 
     return app
+
+
+@contextmanager
+def _streams_end_on_exit(auth: Tokensmith) -> Iterator[None]:
+    """On SIGTERM/SIGINT end the revocation streams at once, before uvicorn waits for open
+    connections (otherwise every restart with subscribers waits the whole graceful timeout).
+    The server's own handler still runs; it is put back when the app stops."""
+    broadcaster = auth.services.broadcaster
+    if broadcaster is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    loop = asyncio.get_running_loop()
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        loop.call_soon_threadsafe(broadcaster.close)
+        chained = previous.get(signal.Signals(signum))
+        if callable(chained):
+            chained(signum, frame)
+
+    for sig, old in previous.items():
+        if callable(old):
+            signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            if callable(old):
+                signal.signal(sig, old)
 
 
 _TYPES = {

@@ -130,6 +130,18 @@ class Metrics:
             registry=registry,
             multiprocess_mode="max",
         )
+        self.stream_subscribers = Gauge(
+            "tokensmith_revocation_stream_subscribers",
+            "Services following /auth/revocations/stream (in this process).",
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
+        self.stream_dropped = Gauge(
+            "tokensmith_revocation_stream_dropped",
+            "Stream subscribers dropped for not keeping up, since start (in this process).",
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         for outcome in ("success", "invalid_credentials", "rate_limited"):
             self.logins.labels(outcome)
@@ -192,6 +204,10 @@ class Metrics:
 
     async def _update_gauges(self) -> None:
         self.revoked_sessions.set(len(self._services.revoker.revoked))
+        broadcaster = self._services.broadcaster
+        if broadcaster is not None:
+            self.stream_subscribers.set(broadcaster.subscribers)
+            self.stream_dropped.set(broadcaster.dropped)
         now_s = time.monotonic()
         if now_s - self._gauges_at < self._gauge_ttl_s:
             return

@@ -101,6 +101,12 @@ class Settings(BaseSettings):
     tokensmith_log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     # -- other services (contract 10) --------------------------------------------------------
+    revocation_stream_heartbeat: Duration = timedelta(seconds=15)
+    """How often ``/auth/revocations/stream`` sends a heartbeat on an idle stream (contract 10);
+    a verifier that hears nothing for three of them reconnects."""
+    revocation_stream_buffer: int = Field(64, ge=1, le=100_000)
+    """Events held for one stream subscriber that is not reading; past it, it is dropped (it
+    reconnects and resumes from its cursor), so the server never buffers without bound."""
     introspection_secret: SecretStr | None = None
     """Client secret other services use for ``/auth/introspect`` (RFC 7662); one more service
     client besides ``service_clients``."""

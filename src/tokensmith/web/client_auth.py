@@ -17,7 +17,7 @@ from fastapi import Request
 from tokensmith.core.clients import ServiceClient, ServiceClients
 from tokensmith.errors import InvalidClient
 from tokensmith.web.ratelimit import RateLimits
-from tokensmith.web.transport import ClientAddress
+from tokensmith.web.transport import ClientAddress, authorization_of
 
 __all__ = ["ClientAuthenticator", "client_credentials"]
 
@@ -68,7 +68,7 @@ class ClientAuthenticator:
     async def __call__(self, request: Request) -> ServiceClient:
         ip = self._addresses.of(request) or "-"
         await self._limits.check("client_auth", ip)
-        credentials = client_credentials(request.headers.get("authorization"))
+        credentials = client_credentials(authorization_of(request))
         if not self.clients.configured:
             raise InvalidClient(
                 "No service clients are configured: set SERVICE_CLIENTS (id:secret pairs) "
@@ -82,9 +82,20 @@ class ClientAuthenticator:
             await self._limits.hit("client_auth", ip)
             raise
 
+    async def check(self, request: Request, client_id: str | None, secret: str) -> ServiceClient:
+        """Credentials sent another way (``client_secret_post``, RFC 6749 section 2.3.1), judged
+        and counted like HTTP Basic ones."""
+        ip = self._addresses.of(request) or "-"
+        await self._limits.check("client_auth", ip)
+        try:
+            return self.clients.authenticate(client_id, secret)
+        except InvalidClient:
+            await self._limits.hit("client_auth", ip)
+            raise
+
     async def optional(self, request: Request) -> ServiceClient | None:
         """For endpoints where client authentication is optional (RFC 7009 revocation): no
         Basic header is ``None``; a Basic header must be right."""
-        if not is_basic(request.headers.get("authorization")):
+        if not is_basic(authorization_of(request)):
             return None
         return await self(request)

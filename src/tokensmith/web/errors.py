@@ -29,7 +29,9 @@ from tokensmith.errors import (
     InsufficientScope,
     InvalidClient,
     InvalidCredentials,
+    InvalidCursor,
     InvalidRefreshToken,
+    InvalidRequest,
     InvalidResetToken,
     InvalidToken,
     LogoutTokenMissing,
@@ -80,6 +82,7 @@ STATUS: Final[dict[type[TokensmithError], int]] = {
     TokenReuseDetected: 401,
     SessionRevoked: 401,
     InvalidResetToken: 400,
+    InvalidRequest: 400,
     CsrfFailed: 403,
     InsufficientScope: 403,
     EmailNotVerified: 403,
@@ -89,6 +92,7 @@ STATUS: Final[dict[type[TokensmithError], int]] = {
     EmailTaken: 409,
     PayloadTooLarge: 413,
     ValidationError: 422,
+    InvalidCursor: 400,
     RateLimited: 429,
     ServiceUnavailable: 503,
 }
@@ -113,12 +117,16 @@ def www_authenticate(error: TokensmithError) -> str | None:
     """The challenge of an error, or ``None``.
 
     RFC 6750 section 3: no ``error`` attribute when no token was sent; ``invalid_token`` for a
-    bad, expired or revoked one; ``insufficient_scope`` with the ``scope`` needed (section 3.1).
+    bad, expired or revoked one; ``invalid_request`` for an ambiguous request (400);
+    ``insufficient_scope`` with the ``scope`` needed (section 3.1).
     RFC 9470 section 3: ``insufficient_user_authentication`` with the ``max_age`` allowed.
     RFC 6749 section 5.2: a client that failed HTTP Basic authentication gets a Basic challenge.
     """
     if isinstance(error, InvalidClient):
         return f'Basic realm="{REALM}"'
+    if isinstance(error, InvalidRequest):
+        description = _quoted(error.message)
+        return f'Bearer realm="{REALM}", error="invalid_request", error_description="{description}"'
     if isinstance(error, InsufficientScope):
         scope = " ".join(error.scopes)
         return f'Bearer realm="{REALM}", error="insufficient_scope", scope="{_quoted(scope)}"'
@@ -162,6 +170,17 @@ ErrorObserver = Callable[[Scope, TokensmithError, int], None]
 """``observer(scope, error, status)``: told of every error answer (metrics count them)."""
 
 _HTTP_CODES: Final = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}
+
+_UNPARSABLE: Final = (RecursionError, ValueError, UnicodeDecodeError)
+"""What :func:`json.loads` raises beyond ``JSONDecodeError`` (a ``ValueError`` too)."""
+_UNPARSABLE_MESSAGE: Final = (
+    "body: the JSON cannot be parsed (nested too deeply, or a number with too many digits)"
+)
+_UNPARSABLE_DETAIL: Final = {
+    "loc": ["body"],
+    "message": _UNPARSABLE_MESSAGE,
+    "type": "json_invalid",
+}
 
 
 class ErrorPresenter:
@@ -212,6 +231,13 @@ class ErrorPresenter:
 
     async def _http_error(self, request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 400 and isinstance(exc.__cause__, _UNPARSABLE):
+            # FastAPI answers 400 (a code outside the contract) when the JSON parser itself
+            # gives up: nesting past its recursion limit, or an integer past Python's 4300-digit
+            # conversion limit. That is malformed JSON to the client: 422 (contract 4).
+            return self.present(
+                request.scope, ValidationError(_UNPARSABLE_MESSAGE, [_UNPARSABLE_DETAIL])
+            )
         code = _HTTP_CODES.get(exc.status_code)
         if code is None:
             body = {"error": str(exc.detail), "code": f"HTTP_{exc.status_code}"}

@@ -1,8 +1,10 @@
 """The dependencies that guard a route: ``Depends(auth.principal)``, ``auth.require_scopes(...)``
 and ``auth.require_recent_login(max_age=...)`` (contract 8).
 
-Each costs one signature check (skipped for a token already verified) and one set lookup: no
-database, no network, whatever the claims hook or the directory are.
+Each costs one signature check (skipped for a token already verified) and one set lookup, whatever
+the claims hook or the directory are; with SQLite and several workers, also a ``data_version``
+check (a few microseconds) and a read of the revocation log when another worker has written since
+(:meth:`~tokensmith.core.sessions.SessionService.authenticate_current`). No network.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from tokensmith.core.clock import Clock
 from tokensmith.core.models import AccessClaims
 from tokensmith.core.sessions import SessionService
 from tokensmith.errors import InsufficientScope, StepUpRequired
-from tokensmith.web.transport import bearer_token
+from tokensmith.web.transport import authorization_of, bearer_token
 
 __all__ = ["Guard", "Guards", "Principal"]
 
@@ -41,7 +43,7 @@ class Guards:
 
     async def principal(self, request: Request) -> Principal:
         """The verified claims of the request's Bearer token, or a 401 with WWW-Authenticate."""
-        return self._sessions.authenticate(bearer_token(request.headers.get("authorization")))
+        return await self._sessions.authenticate_current(bearer_token(authorization_of(request)))
 
     def require_scopes(self, *scopes: str) -> Guard:
         """A guard passing when the token's ``scope`` claim holds every one of ``scopes``; else
@@ -53,10 +55,10 @@ class Guards:
                 raise ValueError(f"{scope!r} is not a scope (RFC 6749 section 3.3)")
         required = frozenset(scopes)
         named = tuple(dict.fromkeys(scopes))
-        authenticate = self._sessions.authenticate
+        authenticate = self._sessions.authenticate_current
 
         async def scoped(request: Request) -> Principal:
-            claims = authenticate(bearer_token(request.headers.get("authorization")))
+            claims = await authenticate(bearer_token(authorization_of(request)))
             if not required <= claims.scopes:
                 missing = " ".join(s for s in named if s not in claims.scopes)
                 raise InsufficientScope(
@@ -74,11 +76,11 @@ class Guards:
         if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
             raise ValueError("max_age must be a positive number of seconds")
         max_age_s = int(seconds)
-        authenticate = self._sessions.authenticate
+        authenticate = self._sessions.authenticate_current
         clock = self._clock
 
         async def recent(request: Request) -> Principal:
-            claims = authenticate(bearer_token(request.headers.get("authorization")))
+            claims = await authenticate(bearer_token(authorization_of(request)))
             now = int(clock.now().timestamp())
             if claims.auth_time is None or now - claims.auth_time > max_age_s:
                 raise StepUpRequired(

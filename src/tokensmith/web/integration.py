@@ -42,12 +42,14 @@ from tokensmith.web.middleware import (
 )
 from tokensmith.web.ratelimit import RateLimits
 from tokensmith.web.routes_accounts import account_routes
+from tokensmith.web.routes_discovery import discovery_routes
 from tokensmith.web.routes_oauth import oauth_routes
 from tokensmith.web.routes_recovery import recovery_routes
+from tokensmith.web.routes_revocations import revocation_routes
 from tokensmith.web.routes_sessions import session_routes
 from tokensmith.web.routes_tokens import token_routes
 from tokensmith.web.token_response import TokenResponder
-from tokensmith.web.transport import ClientAddress, CookieTransport, bearer_token
+from tokensmith.web.transport import ClientAddress, CookieTransport
 
 __all__ = ["Principal", "Tokensmith"]
 
@@ -104,6 +106,15 @@ class Tokensmith:
         self.respond = TokenResponder(self.cookies, self.addresses)
         self.prefix = prefix
         self.router = self._build_router()
+        self.root_router = discovery_routes(
+            settings,
+            self.services.sessions,
+            self.client_auth,
+            self.rate_limits,
+            self.addresses,
+            prefix=prefix,
+        )
+        """Discovery (``/.well-known/...``) and ``/oauth/token``, outside ``prefix``."""
 
     def __repr__(self) -> str:
         return f"Tokensmith({self.services!r})"
@@ -112,10 +123,8 @@ class Tokensmith:
 
     async def principal(self, request: Request) -> Principal:
         """``Depends(auth.principal)``: the verified claims, or a 401 with WWW-Authenticate.
-        Costs one signature check and one set lookup: no database, no network."""
-        return self.services.sessions.authenticate(
-            bearer_token(request.headers.get("authorization"))
-        )
+        Costs one signature check and one set lookup (see :mod:`tokensmith.web.guards`)."""
+        return await self.guards.principal(request)
 
     def require_scopes(self, *scopes: str) -> Guard:
         """``Depends(auth.require_scopes("orders:read"))``: the principal when the token's
@@ -218,6 +227,7 @@ class Tokensmith:
         app.add_middleware(NoSlashRedirect, presenter=self.errors, prefix=self.prefix)
         app.add_middleware(ForwardedScheme, addresses=self.addresses)
         app.include_router(self.router)
+        app.include_router(self.root_router)
 
     def _build_router(self) -> APIRouter:
         services = self.services
@@ -255,5 +265,6 @@ class Tokensmith:
         router.include_router(
             oauth_routes(services.introspector, self.client_auth, self.rate_limits, self.addresses)
         )
-
+        if services.broadcaster is not None:
+            router.include_router(revocation_routes(services.broadcaster, self.client_auth))
         return router

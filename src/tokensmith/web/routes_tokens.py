@@ -20,7 +20,7 @@ from tokensmith.web.schemas import (
     TokenResponse,
 )
 from tokensmith.web.token_response import TokenResponder
-from tokensmith.web.transport import ClientAddress, CookieTransport, bearer_token
+from tokensmith.web.transport import ClientAddress, CookieTransport, authorization_of, bearer_token
 
 __all__ = ["token_routes"]
 
@@ -64,7 +64,7 @@ def token_routes(
     async def logout(request: Request, body: LogoutBody | None = None) -> Response:
         """End the session of the Bearer token and/or the refresh token, on every instance at
         once. Logging out twice is fine."""
-        authorization = request.headers.get("authorization")
+        authorization = authorization_of(request)
         access = bearer_token(authorization) if authorization else None
         refresh, _ = refresh_token_of(request, body.refresh_token if body else None)
         await sessions.logout_with(access, refresh, request_context(addresses, request))

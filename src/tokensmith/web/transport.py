@@ -15,7 +15,7 @@ from typing import Final
 
 from fastapi import Request, Response
 
-from tokensmith.errors import CsrfFailed, InvalidToken, NoToken
+from tokensmith.errors import CsrfFailed, InvalidRequest, InvalidToken, NoToken
 
 __all__ = [
     "CSRF_COOKIE",
@@ -24,6 +24,7 @@ __all__ = [
     "TRANSPORT_HEADER",
     "ClientAddress",
     "CookieTransport",
+    "authorization_of",
     "bearer_token",
 ]
 
@@ -35,6 +36,19 @@ TRANSPORT_HEADER: Final = "x-token-transport"
 # RFC 7235 section 2.1: credentials = auth-scheme 1*SP token68; the scheme is case-insensitive.
 _BEARER = re.compile(r"^[Bb][Ee][Aa][Rr][Ee][Rr] +(\S*)$")
 _TOKEN68 = re.compile(r"^[A-Za-z0-9\-._~+/]+=*$")
+
+
+def authorization_of(request: Request) -> str | None:
+    """The request's one ``Authorization`` header, or ``None``.
+
+    Two or more are :class:`InvalidRequest` (400, RFC 6750 section 3.1 ``invalid_request``: the
+    request "uses more than one method for including an access token"). Taking the first would
+    let a proxy and tokensmith disagree about whose request this is.
+    """
+    values = request.headers.getlist("authorization")
+    if len(values) > 1:
+        raise InvalidRequest("Send one Authorization header, not several (RFC 6750 section 3.1)")
+    return values[0] if values else None
 
 
 def bearer_token(authorization: str | None) -> str:

@@ -396,6 +396,10 @@ class SqlRevocationRepository:
         )
         return [int(seq) for (seq,) in rows]
 
+    async def newest(self) -> int:
+        """The newest sequence number present (0 for an empty log)."""
+        return await self._cursor()
+
     async def _cursor(self) -> int:
         value = (await self._conn.execute(select(func.max(revocations.c.seq)))).scalar_one()
         return int(value or 0)
