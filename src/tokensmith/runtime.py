@@ -21,12 +21,15 @@ from tokensmith.core.clients import ServiceClients
 from tokensmith.core.clock import Clock, SystemClock
 from tokensmith.core.directory import UserDirectory
 from tokensmith.core.ending import SessionEnder
+from tokensmith.core.events import EventHandlers, EventPublisher
 from tokensmith.core.feed_cursor import CursorCodec
 from tokensmith.core.introspection import Introspector
 from tokensmith.core.issuing import Issuer
 from tokensmith.core.keys import KeySet, split_pems
+from tokensmith.core.outbox import OutboxWorker, OutboxWriter
 from tokensmith.core.passwords import OWASP_2023, Argon2Parameters, PasswordHasher
 from tokensmith.core.ports import RevocationFeed
+from tokensmith.core.recovery import LinkTokens, RecoveryPolicy, RecoveryService
 from tokensmith.core.revoker import Revoker
 from tokensmith.core.rotation import Rotation, RotationPolicy
 from tokensmith.core.sessions import SessionPolicy, SessionService
@@ -87,16 +90,26 @@ class Services:
     """Shared rate-limit counters (Redis) when ``REDIS_URL`` is set; None means in-memory."""
     service_clients: ServiceClients = field(default_factory=lambda: ServiceClients({}))
     """``SERVICE_CLIENTS`` and ``INTROSPECTION_SECRET`` (contract 10)."""
+    recovery: RecoveryService | None = None
+    """Password reset and email verification (contract 9); None with the app's own directory."""
+    outbox: OutboxWriter = field(default_factory=OutboxWriter)
+    events: EventHandlers = field(default_factory=EventHandlers)
+    """``auth.on(event, handler)``."""
+    links: LinkTokens | None = None
+    worker: OutboxWorker | None = None
+    """The outbox worker of this process, once started."""
     broadcaster: RevocationBroadcaster | None = None
     """The revocation stream for other services (contract 10)."""
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    _closers: list[Any] = field(default_factory=list)
 
     def __repr__(self) -> str:
         return f"Services({self.database!r})"
 
-    async def start(self, *, migrate: bool | None = None) -> None:
-        """Check the database (upgrading an embedded one), load revocations, start the feed and
-        the cleanup loop. Raises :class:`ConfigError` naming DATABASE_URL when unreachable."""
+    async def start(self, *, migrate: bool | None = None, outbox_worker: bool = True) -> None:
+        """Check the database (upgrading an embedded one), load revocations, start the feed,
+        the cleanup loop and (unless ``outbox_worker=False``, as in the CLI) the outbox worker.
+        Raises :class:`ConfigError` naming DATABASE_URL when unreachable."""
         from tokensmith.storage.sql import migrate as migrations
 
         try:
@@ -119,6 +132,20 @@ class Services:
         if self.broadcaster is not None:
             self._spawn(self.broadcaster.run(cursor))
         self._spawn(self._housekeeping())
+        if outbox_worker:
+            self.worker = self.build_worker()
+            self.outbox.attach(self.worker.wake)
+            self._spawn(self.worker.run())
+
+    def build_worker(self) -> OutboxWorker:
+        """The outbox worker, with a deliverer for each configured channel."""
+        from tokensmith.delivery.wiring import build_outbox_worker
+
+        worker, closers = build_outbox_worker(
+            self.settings, self.database, self.clock, self.links, self.events, self.recovery
+        )
+        self._closers.extend(closers)
+        return worker
 
     async def readiness(self) -> dict[str, str]:
         """``/readyz``: each dependency as "ok" or "unavailable"."""
@@ -145,10 +172,18 @@ class Services:
             self.revoker.prune()
             try:
                 await self.sessions.cleanup()
+                await self._cleanup_recovery()
             except ServiceUnavailable:
                 continue
             except Exception:
                 log.exception("cleanup failed")
+
+    async def _cleanup_recovery(self, keep_sent: timedelta = timedelta(days=7)) -> None:
+        """Expired link tokens go; sent outbox entries are kept a week (``outbox list --all``)."""
+        now = self.clock.now()
+        async with self.database.transaction(write=True) as uow:
+            await uow.tokens.delete_expired(now)
+            await uow.outbox.delete_sent(now - keep_sent)
 
     async def stop(self) -> None:
         if self.broadcaster is not None:
@@ -159,6 +194,10 @@ class Services:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        for close in self._closers:
+            with contextlib.suppress(Exception):
+                await close()
+        self._closers.clear()
         if self.feed is not None:
             await self.feed.close()
         await close_rate_limit_storage(self.rate_limit_storage)
@@ -232,6 +271,28 @@ def build_services(
         issuer=issuer,
     )
     hasher = PasswordHasher(argon2)
+    outbox = OutboxWriter()
+    events = EventHandlers()
+    audit.add_listener(EventPublisher(outbox, events, webhook=bool(settings.webhook_url)))
+    links = LinkTokens(settings.refresh_secret) if users is None else None
+    recovery = (
+        RecoveryService(
+            database,
+            hasher,
+            ender,
+            audit,
+            outbox,
+            links,
+            clock,
+            table=table,
+            policy=RecoveryPolicy(
+                reset_ttl=settings.password_reset_expires_in,
+                verification_ttl=settings.email_verification_expires_in,
+            ),
+        )
+        if links is not None
+        else None
+    )
     accounts = AccountService(
         database,
         hasher,
@@ -242,6 +303,12 @@ def build_services(
         ender=ender,
         trail=audit,
         registration_open=settings.registration == "open",
+        require_verified_email=settings.require_verified_email,
+        on_new_account=(
+            recovery.mail_verification
+            if recovery is not None and settings.require_verified_email
+            else None
+        ),
     )
     services = Services(
         settings,
@@ -259,6 +326,10 @@ def build_services(
         Introspector(codec, sessions, subjects),
         rate_limit_storage(settings),
         build_service_clients(settings),
+        recovery=recovery,
+        outbox=outbox,
+        events=events,
+        links=links,
     )
     services.broadcaster = RevocationBroadcaster(
         SqlRevocationLog(database),

@@ -12,7 +12,7 @@ async def test_register_returns_the_user_without_secrets(api: Api) -> None:
     )
     assert response.status_code == 201
     user = response.json()["user"]
-    assert set(user) == {"id", "email", "name", "createdAt"}
+    assert set(user) == {"id", "email", "name", "createdAt", "emailVerified"}
     assert user["email"] == "ada@example.com"
     assert PASSWORD not in response.text and "argon2" not in response.text
 

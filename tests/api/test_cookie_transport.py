@@ -86,7 +86,9 @@ async def test_cookie_logout_without_csrf_is_403(api: Api) -> None:
 async def test_production_cookies_are_secure(make_api: ApiFactory) -> None:
     """In production the cookies carry Secure."""
     secrets = {"JWT_SECRET": "access-" * 6, "JWT_REFRESH_SECRET": "refresh-" * 5}
-    async with make_api(TOKENSMITH_ENV="production", **secrets) as api:
+    # Production needs mail for password reset (contract 9); nothing is mailed here.
+    mail = {"SMTP_URL": "smtp://127.0.0.1:1", "PUBLIC_URL": "https://auth.example.com"}
+    async with make_api(TOKENSMITH_ENV="production", **secrets, **mail) as api:
         await api.register()
         response = await api.client.post(
             "/auth/login", json={"email": "ada@example.com", "password": PASSWORD}, headers=COOKIE

@@ -77,7 +77,7 @@ def test_users_list_shows_accounts_as_a_table_and_json(env: dict[str, str]) -> N
     assert "active" in table.output
     listed = json.loads(run(env, "users", "list", "--json").output)
     assert [u["email"] for u in listed] == ["ada@example.com", "bob@example.com"]
-    assert set(listed[0]) == {"id", "email", "name", "createdAt", "disabledAt"}
+    assert set(listed[0]) == {"id", "email", "name", "createdAt", "disabledAt", "emailVerified"}
 
 
 def test_users_disable_ends_sessions_at_once(env: dict[str, str]) -> None:

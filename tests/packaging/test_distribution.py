@@ -104,6 +104,8 @@ def test_the_base_wheel_is_the_client_without_the_server(dist: Path, tmp_path: P
         "assert tokensmith.client.TokensmithAuth\n"
         "from tokensmith.verify import Verifier\n"  # contract 10: tokensmith[verify]
         "assert Verifier\n"
+        "from tokensmith.webhooks import signature_header, verify_signature\n"
+        "assert verify_signature('s', signature_header('s', b'{}'), b'{}', tolerance=300)\n"
         "missing = [m for m in ('fastapi', 'sqlalchemy', 'asyncpg', 'redis', 'uvicorn')\n"
         "           if importlib.util.find_spec(m) is not None]\n"
         "assert missing == [], missing\n"

@@ -24,6 +24,7 @@ _COMMANDS: dict[str, str] = {
     "keys": "tokensmith.cli.keys:keys",
     "audit": "tokensmith.cli.audit:audit",
     "sessions": "tokensmith.cli.sessions:sessions",
+    "outbox": "tokensmith.cli.outbox:outbox",
 }
 
 

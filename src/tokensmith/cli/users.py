@@ -1,4 +1,5 @@
-"""``tokensmith users create|list|disable``; and the helpers the operator commands share."""
+"""``tokensmith users create|list|disable|enable|set-password|verify-email``; and the helpers
+the operator commands share."""
 
 from __future__ import annotations
 
@@ -43,7 +44,8 @@ def run_with_services(action: Callable[[Services], Awaitable[T]]) -> T:
     async def main() -> T:
         services = build_services(load_settings())
         try:
-            await services.start()
+            # The servers deliver the outbox; a command only writes to it.
+            await services.start(outbox_worker=False)
             return await action(services)
         finally:
             await services.stop()
@@ -169,6 +171,7 @@ def list_users(as_json: bool, limit: int) -> None:
                     "name": r.user.name,
                     "createdAt": iso(r.user.created_at),
                     "disabledAt": iso(r.disabled_at),
+                    "emailVerified": r.user.email_verified,
                 }
                 for r in records
             ]
@@ -197,3 +200,35 @@ def disable(email: str, as_json: bool) -> None:
         print_json({"email": email.strip().lower(), "disabled": True, "sessionsRevoked": count})
         return
     click.echo(f"disabled {email.strip().lower()}; {count} session(s) ended")
+
+
+@users.command("set-password")
+@click.argument("email")
+def set_password(email: str) -> None:
+    """Set an account's password (read from stdin or prompted twice); its sessions end."""
+    password = _read_password()
+    count = run_with_services(lambda s: s.accounts.set_password(email, password, cli_context()))
+    click.echo(f"password set for {email.strip().lower()}; {count} session(s) ended")
+
+
+@users.command("enable")
+@click.argument("email")
+def enable(email: str) -> None:
+    """Enable a disabled account again (its old sessions stay ended)."""
+    changed = run_with_services(lambda s: s.accounts.enable(email, cli_context()))
+    state = "enabled" if changed else "already enabled"
+    click.echo(f"{state}: {email.strip().lower()}")
+
+
+@users.command("verify-email")
+@click.argument("email")
+def verify_email(email: str) -> None:
+    """Mark an account's email verified (you vouch for it; no mail is sent)."""
+
+    async def verify(services: Services) -> None:
+        record = await user_by_email(services, email)
+        assert services.recovery is not None
+        await services.recovery.mark_verified(record.user.id, cli_context())
+
+    run_with_services(verify)
+    click.echo(f"email verified: {email.strip().lower()}")

@@ -9,7 +9,9 @@ disables.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from datetime import datetime
 
 from tokensmith.core.audit import AuditTrail, RequestContext
 from tokensmith.core.clock import Clock, whole_seconds
@@ -24,11 +26,12 @@ from tokensmith.core.models import (
     UserRecord,
 )
 from tokensmith.core.passwords import PasswordHasher
-from tokensmith.core.ports import Database
+from tokensmith.core.ports import Database, UnitOfWork
 from tokensmith.core.sessions import SessionService
 from tokensmith.core.subjects import Subjects
 from tokensmith.core.user_table import UserTable
 from tokensmith.errors import (
+    EmailNotVerified,
     InvalidCredentials,
     NotFound,
     PasswordMismatch,
@@ -36,7 +39,10 @@ from tokensmith.errors import (
     TokenRevoked,
 )
 
-__all__ = ["AccountService", "LoginResult", "normalise_email"]
+__all__ = ["AccountService", "LoginResult", "NewAccountHook", "normalise_email"]
+
+NewAccountHook = Callable[[UnitOfWork, User, datetime], Awaitable[None]]
+"""Called in the transaction that creates an account (the verification mail, contract 9)."""
 
 
 class LoginResult:
@@ -68,6 +74,8 @@ class AccountService:
         ender: SessionEnder,
         trail: AuditTrail,
         registration_open: bool = True,
+        require_verified_email: bool = False,
+        on_new_account: NewAccountHook | None = None,
     ) -> None:
         self._db = database
         self._hasher = hasher
@@ -78,6 +86,8 @@ class AccountService:
         self._ender = ender
         self._trail = trail
         self._registration_open = registration_open
+        self._require_verified_email = require_verified_email
+        self._on_new_account = on_new_account
 
     def __repr__(self) -> str:
         return f"AccountService(registration={'open' if self._registration_open else 'closed'})"
@@ -105,6 +115,8 @@ class AccountService:
         async with self._db.transaction(write=True) as uow:
             await uow.users.add(user, password_hash)  # raises EmailTaken
             await self._trail.record(uow, AuditKind.REGISTER, now, ctx, user_id=user.id)
+            if self._on_new_account is not None:
+                await self._on_new_account(uow, user, now)
         self._table.remember(user)
         return user
 
@@ -122,6 +134,9 @@ class AccountService:
             await self._audit_failed_login(email_key, record.user.id if record else None, ctx)
             raise InvalidCredentials()
         user = record.user
+        if self._require_verified_email and not user.email_verified:
+            # Only after the password matched: the answer tells nothing to a stranger.
+            raise EmailNotVerified()
         subject = await self._subject_of(record)
         if subject is None:
             await self._audit_failed_login(email_key, user.id, ctx)
@@ -274,3 +289,41 @@ class AccountService:
             )
         self._table.forget(record.user.id)
         return len(ended)
+
+    async def set_password(self, email: str, new_password: str, ctx: RequestContext) -> int:
+        """An operator sets the password (``tokensmith users set-password``): every session of
+        the user ends. Returns how many ended."""
+        new_hash = await self._hasher.hash(new_password)
+        async with self._ender.transaction() as ending:
+            record = await ending.uow.users.by_email(normalise_email(email))
+            if record is None:
+                raise NotFound(f"No user with the email {normalise_email(email)!r}")
+            await ending.uow.users.set_password_hash(record.user.id, new_hash)
+            ended = await ending.end(
+                await ending.revocable_ids(record.user.id), RevokeReason.PASSWORD_CHANGED
+            )
+            await ending.record(
+                AuditKind.PASSWORD_CHANGED,
+                ctx,
+                user_id=record.user.id,
+                ended=ended,
+                sessions_revoked=len(ended),
+                by="operator",
+            )
+        return len(ended)
+
+    async def enable(self, email: str, ctx: RequestContext) -> bool:
+        """Enable a disabled account again (``tokensmith users enable``); False when it was not
+        disabled. Its old sessions stay ended: the user logs in again."""
+        now = whole_seconds(self._clock.now())
+        async with self._db.transaction(write=True) as uow:
+            record = await uow.users.by_email(normalise_email(email))
+            if record is None:
+                raise NotFound(f"No user with the email {normalise_email(email)!r}")
+            changed = await uow.users.enable(record.user.id)
+            if changed:
+                await self._trail.record(
+                    uow, AuditKind.USER_ENABLED, now, ctx, user_id=record.user.id
+                )
+        self._table.forget(record.user.id)
+        return changed

@@ -14,7 +14,10 @@ __all__ = [
     "AccessClaims",
     "AuditEvent",
     "AuditKind",
+    "Channel",
     "IssuedTokens",
+    "OneTimeToken",
+    "OutboxEntry",
     "RefreshClaims",
     "Revocation",
     "RevokeReason",
@@ -32,6 +35,8 @@ class User:
     email: str
     name: str | None
     created_at: datetime
+    email_verified: bool = False
+    """The user followed a verification (or password-reset) link mailed to ``email``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +44,7 @@ class UserRecord:
     user: User
     password_hash: str = field(repr=False)
     disabled_at: datetime | None = None
+    email_verified_at: datetime | None = None
 
 
 class RevokeReason(StrEnum):
@@ -48,6 +54,8 @@ class RevokeReason(StrEnum):
     PASSWORD_CHANGED = "password_changed"  # noqa: S105 - an event name, not a password
     REUSE_DETECTED = "reuse_detected"
     USER_DISABLED = "user_disabled"
+    PASSWORD_RESET = "password_reset"  # noqa: S105 - a reason, not a password
+    """A mailed reset link set a new password (contract 9): every session ends."""
     USER_GONE = "user_gone"
     """The user directory no longer knows the user, or says they are inactive (contract 8)."""
     SESSION_LIMIT = "session_limit"
@@ -190,6 +198,11 @@ class AuditKind(StrEnum):
     """A refresh found the user gone or inactive in the directory; the session ended."""
     PASSWORD_FAILED = "password_failed"  # noqa: S105 - an event name, not a password
     """A signed-in session sent a wrong password (password change or reauthentication)."""
+    PASSWORD_RESET = "password_reset"  # noqa: S105 - an event name, not a password
+    PASSWORD_RESET_REQUESTED = "password_reset_requested"  # noqa: S105 - an event name
+    EMAIL_VERIFICATION_REQUESTED = "email_verification_requested"
+    EMAIL_VERIFIED = "email_verified"
+    USER_ENABLED = "user_enabled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,3 +214,42 @@ class AuditEvent:
     ip: str | None = None
     user_agent: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+
+
+class Channel(StrEnum):
+    """How an outbox entry leaves (contract 9)."""
+
+    MAIL = "mail"
+    WEBHOOK = "webhook"
+    HANDLER = "handler"
+    """An in-process handler registered with ``auth.on(event, handler)``."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """Something to send, written with the change it announces (:mod:`tokensmith.core.outbox`)."""
+
+    event_id: str
+    """Stable across retries: the webhook's ``id``, the receiver's de-duplication key."""
+    channel: Channel
+    type: str
+    payload: dict[str, Any] = field(repr=False)
+    created_at: datetime
+    next_attempt_at: datetime
+    attempts: int = 0
+    last_error: str | None = None
+    sent_at: datetime | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OneTimeToken:
+    """A password-reset or email-verification token, by its hash: single use, bounded life."""
+
+    token_hash: str = field(repr=False)
+    purpose: str
+    user_id: str
+    email: str
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None

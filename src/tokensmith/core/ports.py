@@ -13,6 +13,8 @@ from typing import Protocol, runtime_checkable
 
 from tokensmith.core.models import (
     AuditEvent,
+    OneTimeToken,
+    OutboxEntry,
     Revocation,
     RevokeReason,
     SessionRecord,
@@ -24,6 +26,8 @@ __all__ = [
     "AuditRepository",
     "CatchingUpFeed",
     "Database",
+    "OneTimeTokenRepository",
+    "OutboxRepository",
     "RevocationFeed",
     "RevocationRepository",
     "SessionRepository",
@@ -47,6 +51,14 @@ class UserRepository(Protocol):
     async def disable(self, user_id: str, at: datetime) -> bool: ...
 
     async def list(self, limit: int = 1000) -> list[UserRecord]: ...
+
+    async def enable(self, user_id: str) -> bool:
+        """Clear ``disabled_at``; False when the user was not disabled."""
+        ...
+
+    async def set_email_verified(self, user_id: str, at: datetime) -> None:
+        """Record that the user proved the email theirs (kept if already set)."""
+        ...
 
 
 class SessionRepository(Protocol):
@@ -159,6 +171,49 @@ class AuditRepository(Protocol):
     ) -> list[AuditEvent]: ...
 
 
+class OneTimeTokenRepository(Protocol):
+    async def add(self, token: OneTimeToken) -> None:
+        """Store a token's hash; nothing changes when that hash is stored already."""
+        ...
+
+    async def take(self, token_hash: str, purpose: str, now: datetime) -> OneTimeToken | None:
+        """Spend a live token (unused, unexpired, of ``purpose``) and return it; None when no
+        such token exists. Of two concurrent takes of one token, one wins."""
+        ...
+
+    async def spend_all(self, user_id: str, purpose: str, now: datetime) -> int:
+        """Spend every live token of the user for ``purpose`` (a reset voids the other links)."""
+        ...
+
+    async def delete_expired(self, before: datetime) -> int: ...
+
+
+class OutboxRepository(Protocol):
+    async def add(self, entry: OutboxEntry) -> None: ...
+
+    async def has_due(self, now: datetime) -> bool:
+        """Whether any unsent entry is due at ``now`` (the worker's cheap idle check)."""
+        ...
+
+    async def claim(self, now: datetime, lease_until: datetime, limit: int) -> list[OutboxEntry]:
+        """Take up to ``limit`` unsent entries due at ``now``, oldest first, hiding them from other
+        workers until ``lease_until`` and counting the attempt. Concurrent claims of several
+        workers never return the same entry (row locks skipped, not waited for)."""
+        ...
+
+    async def mark_sent(self, entry_id: int, at: datetime) -> None: ...
+
+    async def reschedule(self, entry_id: int, at: datetime, error: str) -> None: ...
+
+    async def list(self, *, pending_only: bool = True, limit: int = 100) -> list[OutboxEntry]: ...
+
+    async def retry(self, now: datetime, entry_ids: Sequence[int] | None = None) -> int:
+        """Make unsent entries (all, or those named) due at ``now``; returns how many."""
+        ...
+
+    async def delete_sent(self, before: datetime) -> int: ...
+
+
 class UnitOfWork(Protocol):
     """The repositories of one transaction: it commits when the block ends without an error."""
 
@@ -170,6 +225,10 @@ class UnitOfWork(Protocol):
     def revocations(self) -> RevocationRepository: ...
     @property
     def audit(self) -> AuditRepository: ...
+    @property
+    def tokens(self) -> OneTimeTokenRepository: ...
+    @property
+    def outbox(self) -> OutboxRepository: ...
 
 
 class Database(Protocol):

@@ -142,6 +142,10 @@ class Settings(BaseSettings):
     """Where events are POSTed (contract 9)."""
     webhook_secret: SecretStr | None = None
     """Key of the ``Tokensmith-Signature`` HMAC; required with ``webhook_url``."""
+    rate_limit_recovery: str = "10/minute"
+    """Forgot, reset and verify: per client IP, and per email (or user) where there is one."""
+    outbox_max_retry_delay: Duration = timedelta(minutes=10)
+    """The longest wait between two delivery attempts of a mail or webhook (the backoff's cap)."""
 
     @field_validator("cookie_samesite", mode="before")
     @classmethod
@@ -168,6 +172,7 @@ class Settings(BaseSettings):
         "rate_limit_login_account",
         "rate_limit_password",
         "rate_limit_password_ip",
+        "rate_limit_recovery",
     )
     @classmethod
     def _rate_limit(cls, value: str) -> str:
@@ -184,6 +189,7 @@ class Settings(BaseSettings):
         "session_short_max_age",
         "password_reset_expires_in",
         "email_verification_expires_in",
+        "outbox_max_retry_delay",
     )
     @classmethod
     def _positive(cls, value: timedelta) -> timedelta:

@@ -23,8 +23,10 @@ from tokensmith.core.audit import RequestContext
 from tokensmith.core.claims import ClaimsHook
 from tokensmith.core.clock import Clock
 from tokensmith.core.directory import Subject, UserDirectory
+from tokensmith.core.events import EventHandler
 from tokensmith.core.models import IssuedTokens, User
 from tokensmith.core.passwords import OWASP_2023, Argon2Parameters
+from tokensmith.delivery.wiring import check_recovery_settings
 from tokensmith.errors import TokenRevoked
 from tokensmith.runtime import Services, build_services
 from tokensmith.settings import Settings
@@ -43,6 +45,7 @@ from tokensmith.web.ratelimit import RateLimits
 from tokensmith.web.routes_accounts import account_routes
 from tokensmith.web.routes_discovery import discovery_routes
 from tokensmith.web.routes_oauth import oauth_routes
+from tokensmith.web.routes_recovery import recovery_routes
 from tokensmith.web.routes_revocations import revocation_routes
 from tokensmith.web.routes_sessions import session_routes
 from tokensmith.web.routes_tokens import token_routes
@@ -76,6 +79,8 @@ class Tokensmith:
         if claims is not None and not callable(claims):
             raise TypeError("claims= must be 'async def claims(subject) -> dict'")
         self.settings = settings
+        if users is None and services is None:
+            check_recovery_settings(settings)  # SMTP_URL and PUBLIC_URL in production
         self.services = services or build_services(
             settings, clock=clock, argon2=argon2, users=users, claims=claims
         )
@@ -91,6 +96,7 @@ class Tokensmith:
                 "login_account": settings.rate_limit_login_account,
                 "password": settings.rate_limit_password,
                 "password_ip": settings.rate_limit_password_ip,
+                "recovery": settings.rate_limit_recovery,
             },
         )
         self.client_auth = ClientAuthenticator(
@@ -143,6 +149,21 @@ class Tokensmith:
 
     def context(self, request: Request) -> RequestContext:
         return request_context(self.addresses, request)
+
+    # -- events (contract 9) -----------------------------------------------------------------
+
+    def on(self, event: str, handler: EventHandler | None = None) -> Any:
+        """Call ``handler(event)`` for every ``event`` (``session.reuse_detected``, ...), with the
+        webhook's body ``{"id", "type", "createdAt", "data"}``: after the change committed, at
+        least once (the same ``id`` when called again), from the outbox worker. Without
+        ``handler``, a decorator: ``@auth.on("session.reuse_detected")``."""
+        if handler is None:
+
+            def register(function: EventHandler) -> EventHandler:
+                return self.services.events.on(event, function)
+
+            return register
+        return self.services.events.on(event, handler)
 
     # -- your users (contract 8) -------------------------------------------------------------
 
@@ -240,6 +261,10 @@ class Tokensmith:
                 services.sessions, self.guards, self.addresses, self.client_auth, self.respond
             )
         )
+        if services.recovery is not None:
+            router.include_router(
+                recovery_routes(services.recovery, self.guards, self.rate_limits, self.addresses)
+            )
         router.include_router(
             oauth_routes(services.introspector, self.client_auth, self.rate_limits, self.addresses)
         )

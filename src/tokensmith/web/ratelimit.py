@@ -23,7 +23,7 @@ from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 
-from tokensmith.errors import RateLimited
+from tokensmith.errors import RateLimited, ServiceUnavailable
 
 __all__ = ["RateLimits"]
 
@@ -144,10 +144,15 @@ class RateLimits:
         self._limiter = MovingWindowRateLimiter(storage)
         self._fallback = _InProcessLimiter()
 
-    async def hit(self, name: str, *keys: str) -> None:
-        """Count one attempt; raise :class:`RateLimited` with ``Retry-After`` past the limit."""
+    async def hit(self, name: str, *keys: str, strict: bool = False) -> None:
+        """Count one attempt; raise :class:`RateLimited` with ``Retry-After`` past the limit.
+
+        ``strict``: when the shared storage is down, answer 503 instead of counting in memory
+        (the recovery routes: a mail flood must not get N instances times the limit)."""
         item = self._items[name]
         limiter = await self._current()
+        if strict and self._down_since is not None:
+            raise ServiceUnavailable("The rate-limit storage cannot be reached: try again shortly")
         if limiter is self._fallback:  # in memory: nothing to time out
             if await limiter.hit(item, name, *keys):
                 return
@@ -160,7 +165,7 @@ class RateLimits:
                 stats = await limiter.get_window_stats(item, name, *keys)
         except _STORAGE_DOWN as exc:
             self._went_down(exc)
-            return await self.hit(name, *keys)
+            return await self.hit(name, *keys, strict=strict)
         retry_after_s = max(1, math.ceil(stats.reset_time - time.time()))
         raise RateLimited(retry_after_s=retry_after_s)
 

@@ -18,20 +18,24 @@ from tokensmith.errors import ClaimsError, ValidationError
 __all__ = [
     "ChangePasswordBody",
     "ErrorBody",
+    "ForgotPasswordBody",
     "LoginBody",
     "LoginResponse",
     "LogoutBody",
     "LogoutResponse",
+    "MessageOut",
     "ReauthenticateBody",
     "RefreshBody",
     "RegisterBody",
     "RegisterResponse",
+    "ResetPasswordBody",
     "RevokedCount",
     "SessionList",
     "SessionOut",
     "StartSessionBody",
     "TokenResponse",
     "UserOut",
+    "VerifyEmailBody",
     "user_body",
 ]
 
@@ -126,6 +130,26 @@ class ChangePasswordBody(_Body):
     new_password: str = Password
 
 
+LinkToken = Field(min_length=1, max_length=200, description="The token of the mailed link")
+
+
+class ForgotPasswordBody(_Body):
+    email: EmailStr = Field(max_length=320)
+
+
+class ResetPasswordBody(_Body):
+    token: StrictStr = LinkToken
+    new_password: str = Password
+
+
+class VerifyEmailBody(_Body):
+    token: StrictStr = LinkToken
+
+
+class MessageOut(_Model):
+    message: str
+
+
 class UserOut(_Model):
     """A tokensmith account (contract 5.1); for a subject of the app's own directory, only the
     fields it has (``{"id": subject}`` for one tokensmith does not know)."""
@@ -134,10 +158,19 @@ class UserOut(_Model):
     email: str | None = None
     name: str | None = None
     created_at: datetime | None = None
+    email_verified: bool | None = Field(
+        default=None, description="The user followed a link mailed to the address (contract 9)"
+    )
 
     @classmethod
     def of(cls, user: User) -> UserOut:
-        return cls(id=user.id, email=user.email, name=user.name, created_at=user.created_at)
+        return cls(
+            id=user.id,
+            email=user.email,
+            name=user.name,
+            created_at=user.created_at,
+            email_verified=user.email_verified,
+        )
 
 
 def user_body(user: User | Subject) -> dict[str, Any]:

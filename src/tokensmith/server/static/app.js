@@ -2,7 +2,7 @@
 // the sessions, revoke them, log out. Everything goes through the browser client with cookie
 // transport, so the refresh token never reaches this script.
 
-import { createAuthClient, isAuthError } from "../tokensmith.js";
+import { AuthError, createAuthClient, isAuthError } from "../tokensmith.js";
 
 const auth = createAuthClient({ baseUrl: location.origin, transport: "cookie" });
 // For poking around in the console: `tokensmith.tokenInfo()`, `await tokensmith.refresh()`.
@@ -14,7 +14,12 @@ const views = {
   loading: $("loading-view"),
   auth: $("auth-view"),
   account: $("account-view"),
+  forgot: $("forgot-view"),
+  reset: $("reset-view"),
 };
+
+// The token of a mailed reset link, kept here once it is out of the address bar.
+let resetToken = null;
 
 const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 const dayFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "long" });
@@ -82,6 +87,10 @@ function describeError(error) {
       return "Could not reach the server. Check your connection.";
     case "SERVICE_UNAVAILABLE":
       return "The service is unavailable right now. Try again shortly.";
+    case "INVALID_RESET_TOKEN":
+      return "This link is not valid any more: it was used, it expired, or it is wrong. Ask for a new one.";
+    case "EMAIL_NOT_VERIFIED":
+      return "Verify your email address first: open the link we mailed you.";
     default:
       return error.message;
   }
@@ -139,6 +148,7 @@ function renderUser(user) {
   $("user-id").textContent = user.id;
   $("user-created").textContent = user.createdAt ? dayFormat.format(new Date(user.createdAt)) : "–";
   $("user-avatar").textContent = initials(name);
+  $("verify-banner").hidden = user.emailVerified !== false;
   const whoami = $("whoami");
   whoami.textContent = `Signed in as ${user.email}`;
   whoami.hidden = false;
@@ -556,15 +566,168 @@ auth.on("loggedIn", async ({ source, user }) => {
   }
 });
 
+// ---- account recovery (forgot password, reset link, email verification) ----------------------
+
+/** POST JSON to the API without a token; an error answer becomes an AuthError. */
+async function postJson(path, body) {
+  let response;
+  try {
+    response = await fetch(new URL(path, location.origin), {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+  } catch (cause) {
+    throw new AuthError("Could not reach the server", { code: "NETWORK_ERROR", cause });
+  }
+  if (!response.ok) throw await AuthError.fromResponse(response);
+  return response.status === 204 ? null : response.json();
+}
+
+function showForgot() {
+  show("forgot");
+  $("forgot-done").hidden = true;
+  formError("forgot-error", null);
+  document.title = "Reset your password · tokensmith";
+  $("forgot-title").focus();
+}
+
+function showReset() {
+  show("reset");
+  document.title = "Choose a new password · tokensmith";
+  $("reset-title").focus();
+}
+
+function leaveRecovery() {
+  resetToken = null;
+  history.replaceState(null, "", location.pathname + location.search);
+}
+
+/** The app's routes live in the fragment, which never reaches a server (nor its logs). */
+async function route({ booting = false } = {}) {
+  const hash = location.hash;
+  const query = new URLSearchParams(hash.split("?")[1] ?? "");
+  if (hash.startsWith("#/reset-password")) {
+    if (query.get("token")) {
+      resetToken = query.get("token");
+      history.replaceState(null, "", `${location.pathname}#/reset-password`);
+    }
+    if (resetToken) {
+      showReset();
+      return true;
+    }
+  }
+  if (hash.startsWith("#/forgot-password")) {
+    showForgot();
+    return true;
+  }
+  if (hash.startsWith("#/verify-email") && query.get("token")) {
+    const token = query.get("token");
+    history.replaceState(null, "", location.pathname + location.search);
+    try {
+      const user = await postJson("/auth/email/verify", { token });
+      announce(`Email verified: ${user.email}.`, "success");
+      logActivity("Email verified");
+      if (!views.account.hidden) renderUser(user);
+    } catch (error) {
+      announce(describeError(error), "error");
+    }
+    return false;
+  }
+  if (!booting && (!views.forgot.hidden || !views.reset.hidden)) {
+    const user = await auth.getUser().catch(() => null);
+    if (user) showAccount(user);
+    else showAuth({ focus: true });
+  }
+  return false;
+}
+
+function setupRecovery() {
+  const forgotForm = $("forgot-form");
+  forgotForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    formError("forgot-error", null);
+    const email = $("forgot-email");
+    const invalid = checkFields([[email, email.validity.valid && email.value.trim() !== ""]]);
+    if (invalid) {
+      formError("forgot-error", "Enter a valid email address.");
+      invalid.focus();
+      return;
+    }
+    await busy(forgotForm.querySelector("button[type=submit]"), async () => {
+      try {
+        await postJson("/auth/password/forgot", { email: email.value.trim() });
+        const done = $("forgot-done");
+        done.textContent = `If an account uses ${email.value.trim()}, a link to reset its password is on its way. Check your mail.`;
+        done.hidden = false;
+      } catch (error) {
+        formError("forgot-error", describeError(error));
+      }
+    });
+  });
+
+  const resetForm = $("reset-form");
+  resetForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    formError("reset-error", null);
+    const password = $("reset-password");
+    const confirm = $("reset-confirm");
+    const invalid = checkFields([
+      [password, password.value.length >= 8],
+      [confirm, confirm.value === password.value],
+    ]);
+    if (invalid) {
+      formError(
+        "reset-error",
+        invalid === password ? "Choose a password of at least 8 characters." : "The two passwords differ.",
+      );
+      invalid.focus();
+      return;
+    }
+    await busy(resetForm.querySelector("button[type=submit]"), async () => {
+      try {
+        await postJson("/auth/password/reset", { token: resetToken, newPassword: password.value });
+        resetForm.reset();
+        leaveRecovery();
+        showAuth({ focus: true });
+        announce("Your password is changed. Sign in with the new one.", "success");
+      } catch (error) {
+        formError("reset-error", describeError(error));
+      }
+    });
+  });
+
+  for (const id of ["forgot-back", "reset-back"]) {
+    $(id).addEventListener("click", (event) => {
+      event.preventDefault();
+      leaveRecovery();
+      route();
+    });
+  }
+  window.addEventListener("hashchange", () => route());
+
+  $("verify-button").addEventListener("click", (event) =>
+    busy(event.currentTarget, async () => {
+      const response = await auth.fetch("/auth/email/verify/request", { method: "POST" });
+      if (!response.ok) throw await AuthError.fromResponse(response);
+      announce("A verification link is on its way. Check your mail.", "success");
+    }),
+  );
+}
+
 // ---- boot ------------------------------------------------------------------------------------
 
 async function boot() {
   const selectTab = setupTabs();
   setupForms(selectTab);
   setupAccountActions();
+  setupRecovery();
   try {
+    const routed = await route({ booting: true });
     const user = await auth.restore();
-    if (user) {
+    if (routed) {
+      // A recovery page stays in front; the session (if any) is restored behind it.
+    } else if (user) {
       showAccount(user);
       logActivity("Session restored");
     } else if (views.auth.hidden) {

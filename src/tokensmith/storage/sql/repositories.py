@@ -24,6 +24,7 @@ from tokensmith.core.models import (
 )
 from tokensmith.errors import EmailTaken
 from tokensmith.storage.sql.one_trip import rotate_and_audit
+from tokensmith.storage.sql.outbox import SqlOneTimeTokenRepository, SqlOutboxRepository
 from tokensmith.storage.sql.tables import UtcDateTime, audit_log, revocations, sessions, users
 
 __all__ = [
@@ -37,9 +38,16 @@ __all__ = [
 
 def _user(row: RowMapping) -> UserRecord:
     return UserRecord(
-        user=User(row["id"], row["email"], row["name"], row["created_at"]),
+        user=User(
+            row["id"],
+            row["email"],
+            row["name"],
+            row["created_at"],
+            email_verified=row["email_verified_at"] is not None,
+        ),
         password_hash=row["password_hash"],
         disabled_at=row["disabled_at"],
+        email_verified_at=row["email_verified_at"],
     )
 
 
@@ -88,6 +96,21 @@ class SqlUserRepository:
     async def list(self, limit: int = 1000) -> list[UserRecord]:
         rows = await self._conn.execute(select(users).order_by(users.c.created_at).limit(limit))
         return [_user(row) for row in rows.mappings()]
+
+    async def enable(self, user_id: str) -> bool:
+        result = await self._conn.execute(
+            update(users)
+            .where(users.c.id == user_id, users.c.disabled_at.is_not(None))
+            .values(disabled_at=None)
+        )
+        return bool(result.rowcount)
+
+    async def set_email_verified(self, user_id: str, at: datetime) -> None:
+        await self._conn.execute(
+            update(users)
+            .where(users.c.id == user_id, users.c.email_verified_at.is_(None))
+            .values(email_verified_at=at)
+        )
 
 
 def _session(row: RowMapping) -> SessionRecord:
@@ -458,3 +481,5 @@ class SqlUnitOfWork:
         self.sessions = SqlSessionRepository(conn)
         self.revocations = SqlRevocationRepository(conn)
         self.audit = SqlAuditRepository(conn)
+        self.tokens = SqlOneTimeTokenRepository(conn)
+        self.outbox = SqlOutboxRepository(conn)

@@ -16,11 +16,20 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["audit_log", "metadata", "revocations", "sessions", "users"]
+__all__ = [
+    "audit_log",
+    "metadata",
+    "one_time_tokens",
+    "outbox",
+    "revocations",
+    "sessions",
+    "users",
+]
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -56,6 +65,7 @@ users = Table(
     Column("password_hash", String(255), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("disabled_at", UtcDateTime),
+    Column("email_verified_at", UtcDateTime),
 )
 
 SUBJECT_LENGTH = 255
@@ -110,4 +120,37 @@ audit_log = Table(
     Index("ix_audit_log_at", "at"),
     Index("ix_audit_log_user_id", "user_id"),
     Index("ix_audit_log_kind", "kind"),
+)
+
+one_time_tokens = Table(
+    "one_time_tokens",
+    metadata,
+    # SHA-256 of the token, never the token: a copy of the database resets no password.
+    Column("token_hash", String(64), primary_key=True),
+    Column("purpose", String(32), nullable=False),
+    Column("user_id", String(36), nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("used_at", UtcDateTime),
+    Index("ix_one_time_tokens_user_id", "user_id"),
+    Index("ix_one_time_tokens_expires_at", "expires_at"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("event_id", String(36), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0, server_default="0"),
+    Column("last_error", String(500)),
+    Column("sent_at", UtcDateTime),
+    # One event goes to each channel once (the webhook and a handler share its id).
+    UniqueConstraint("channel", "event_id", name="uq_outbox_channel_event_id"),
+    Index("ix_outbox_due", "sent_at", "next_attempt_at"),
 )

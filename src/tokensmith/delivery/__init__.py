@@ -1,0 +1,1 @@
+"""Adapters that take outbox entries out of tokensmith: SMTP (aiosmtplib), the log, webhooks."""
