@@ -21,12 +21,15 @@ from rich.table import Table
 from bench.harness import Run
 from bench.machine import machine_info
 from bench.targets import Target, evaluate
+from bench.workloads.hashing import run_hashing
+from bench.workloads.lean import run_lean, run_roundtrips
 from bench.workloads.login import run_login, run_stall
 from bench.workloads.memory import run_memory
 from bench.workloads.peers import run_peers
 from bench.workloads.propagation import run_propagation
 from bench.workloads.protected import run_protected
 from bench.workloads.refresh import run_refresh
+from bench.workloads.servers import run_servers
 from bench.workloads.services import run_services
 from bench.wrk import LoadError, ensure_wrk
 
@@ -38,6 +41,10 @@ WORKLOADS: dict[str, Callable[[Run], dict[str, Any]]] = {
     "propagation": run_propagation,
     "memory": run_memory,
     "peers": run_peers,
+    "servers": run_servers,
+    "lean": run_lean,
+    "hashing": run_hashing,
+    "roundtrips": run_roundtrips,
     "services": run_services,
 }
 RESULTS = Path(__file__).parent / "results"
@@ -175,6 +182,14 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, dict[str, Any] | None, str
             )
         )
         rows.append(("protected: /auth/me (tokensmith serve)", p["me_standalone"], ""))
+        if p.get("bare_standalone"):
+            rows.append(
+                (
+                    "protected: /healthz bare route (tokensmith serve, median)",
+                    p["bare_standalone"],
+                    f"/auth/me ratio {p['me_vs_bare_ratio']}",
+                )
+            )
     for db, m in (results.get("refresh") or {}).items():
         rows.append((f"refresh: tokensmith, {db}", m, ""))
     lg = results.get("login")
@@ -235,6 +250,61 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, dict[str, Any] | None, str
                 f"{mem['after_expiry']['revoked_per_worker']}",
             )
         )
+    for db, pair in ((results.get("peers") or {}).get("pairs") or {}).items():
+        n = len(pair["rounds"])
+        rows.append(
+            (
+                f"pairs: tokensmith refresh on {db} (median of {n})",
+                pair["tokensmith_median"],
+                f"ratio {pair['ratio']}, CPU {pair['cpu_ratio']}x",
+            )
+        )
+        rows.append((f"pairs: {pair['peer']} refresh on {db}", pair["peer_median"], ""))
+    hs = results.get("hashing")
+    if hs:
+        for name in ("shipped", "sched_idle", "one_thread", "nice10"):
+            v = hs.get(name)
+            if v:
+                rows.append(
+                    (
+                        f"hashing {name}: /auth/me p99 during login storm",
+                        v["storm"],
+                        f"x{v['stall_ratio']} of idle {v['idle']['p99_ms']:.2f} ms",
+                    )
+                )
+                if v["logins"]:
+                    rows.append(
+                        (f"hashing {name}: logins", v["logins"], f"÷ raw argon2 {v['login_ratio']}")
+                    )
+    for workload in ("lean", "roundtrips"):
+        for db, lean in (results.get(workload) or {}).items():
+            ours, before = lean.get("apps", ["lean", "fastapi-only"])
+            middle = sorted(lean["rounds"], key=lambda r: r[ours]["refresh"]["rps"])[
+                len(lean["rounds"]) // 2
+            ]
+            for what, label in (("refresh", "refresh"), ("me", "/auth/me")):
+                for name in (ours, before):
+                    extra = (
+                        f"{ours}/{before} {lean[f'{what}_ratio']}, CPU {lean[f'{what}_cpu_ratio']}x"
+                        if name == ours
+                        else ""
+                    )
+                    rows.append(
+                        (
+                            f"{workload}: {name} {label} on {db} (median round)",
+                            middle[name][what],
+                            extra,
+                        )
+                    )
+    sv = results.get("servers")
+    if sv and sv.get("rounds"):
+        middle = sorted(sv["rounds"], key=lambda r: r["uvicorn"]["me"]["rps"])[
+            len(sv["rounds"]) // 2
+        ]
+        for name in ("uvicorn", "granian"):
+            for what, label in (("me", "/auth/me"), ("refresh", "refresh")):
+                extra = f"granian/uvicorn {sv[f'{what}_ratio']}" if name == "granian" else ""
+                rows.append((f"servers: {name} {label} (median round)", middle[name][what], extra))
     for peer, v in (results.get("peers") or {}).items():
         for key, m in v.items():
             if isinstance(m, dict) and "rps" in m:

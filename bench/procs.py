@@ -202,6 +202,25 @@ def start_gunicorn(
     return _start(name, cmd, env, workdir, port, health_path, timeout_s)
 
 
+def start_granian(
+    name: str,
+    factory: str,
+    workdir: Path,
+    env: dict[str, str],
+    *,
+    workers: int = 2,
+    health_path: str = "/healthz",
+    timeout_s: float = 60.0,
+) -> Server:
+    """``granian --interface asgi --factory module:factory --workers N`` (uvloop, one runtime
+    thread per worker: the same shape as uvicorn's workers)."""
+    port = free_port()
+    cmd = [_tool("granian"), "--interface", "asgi", "--factory", factory]
+    cmd += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    cmd += ["--loop", "uvloop", "--log-level", "warning", "--no-access-log", "--no-ws"]
+    return _start(name, cmd, env, workdir, port, health_path, timeout_s)
+
+
 @contextlib.contextmanager
 def running(server: Server) -> Iterator[Server]:
     try:

@@ -22,7 +22,48 @@ from bench.harness import Run, Users, login_all, register_all, start_user_app, u
 from bench.procs import BIN
 from bench.wrk import ensure_wrk, render
 
-__all__ = ["inclusive_shares"]
+__all__ = ["COST_BUCKETS", "cost_model", "inclusive_shares"]
+
+COST_BUCKETS: list[tuple[str, str]] = [
+    # (bucket, regex on a frame); a sample goes to the bucket of its innermost matching frame.
+    ("argon2", r"argon2|PasswordHasher"),
+    ("verify", r"TokenCodec\.(verify|_verify|_check)|verify_signature|_b64decode|_parse_object"),
+    ("sign", r"TokenCodec\.(issue|_sign|successor)|Issuer\.|_encode_json"),
+    ("SQL", r"sqlalchemy|aiosqlite|asyncpg|inline_sqlite|SqlDatabase|Sql\w+Repository|one_trip"),
+    ("rate limit", r"RateLimits\.hit|limits/"),
+    (
+        "parse",
+        r"refresh_token_in|lean\.py\)|_read \(tokensmith|request_body_to_args|Request\.json"
+        r"|Request\.body|_get_body",
+    ),
+    ("response", r"Response\.__call__|Response\.render|Response\.__init__|TokenResponder"),
+    ("core (rest)", r"tokensmith/core/"),
+    ("framework", r"starlette/|fastapi/|tokensmith/web/|tokensmith/server/|pydantic"),
+    ("HTTP server", r"uvicorn/|httptools|granian|asyncio/|uvloop"),
+]
+
+
+def cost_model(raw_files: list[Path]) -> tuple[int, collections.Counter[str]]:
+    """Samples per bucket: each stack (root first) counts for the innermost frame that matches a
+    bucket of :data:`COST_BUCKETS`; stacks matching none are "other"."""
+    patterns = [(name, re.compile(rx)) for name, rx in COST_BUCKETS]
+    total = 0
+    buckets: collections.Counter[str] = collections.Counter()
+    for path in raw_files:
+        for line in path.read_text().splitlines():
+            stack, _, count = line.rpartition(" ")
+            if not stack:
+                continue
+            n = int(count)
+            total += n
+            bucket = "other"
+            for frame in reversed(stack.split(";")):
+                found = next((name for name, rx in patterns if rx.search(frame)), None)
+                if found is not None:
+                    bucket = found
+                    break
+            buckets[bucket] += n
+    return total, buckets
 
 
 def inclusive_shares(raw_files: list[Path]) -> tuple[int, collections.Counter[str]]:
@@ -92,6 +133,7 @@ def main() -> None:
             text=True,
         )
         time.sleep(1.5)
+        cpu_before = app.cpu_s()
         outputs = []
         samplers = []
         for pid in app.worker_pids():
@@ -120,11 +162,20 @@ def main() -> None:
             )
         for s in samplers:
             s.wait()
-        summary = [line for line in load.communicate()[0].splitlines() if "Requests/sec" in line]
+        cpu_s = app.cpu_s() - cpu_before
+        wrk_out = load.communicate()[0].splitlines()
+        summary = [line for line in wrk_out if "Requests/sec" in line]
+        rps = float(summary[0].split()[-1]) if summary else 0.0
     finally:
         app.stop()
     total, shares = inclusive_shares([o for o in outputs if o.exists()])
     print(f"{args.path}: {' '.join(summary)}; {total} samples; raw profiles in {workdir}")
+    # Server CPU per request over the sampled window (requests estimated from wrk's rate).
+    cpu_us = cpu_s * 1e6 / (rps * seconds) if rps else 0.0
+    counted, buckets = cost_model([o for o in outputs if o.exists()])
+    print(f"cost model: {cpu_us:.0f} us of server CPU per request (while sampled), by bucket:")
+    for name, n in buckets.most_common():
+        print(f"  {name:12s} {100 * n / counted:5.1f}%  ~{cpu_us * n / counted:6.0f} us")
     shown = 0
     for frame, n in shares.most_common():
         if args.match and not re.search(args.match, frame):

@@ -1,6 +1,8 @@
-"""7. peers: the protected and refresh workloads against flask-jwt-extended and
-djangorestframework-simplejwt apps (gunicorn, 2 workers; same users and argon2 parameters), and
-the seed article's Redis-GET-per-request approach as a protected-route baseline."""
+"""7. peers: the refresh comparison with flask-jwt-extended in alternating pairs
+(bench/workloads/pairs.py: the number the refresh targets use); then the protected and refresh
+workloads against flask-jwt-extended and djangorestframework-simplejwt apps (gunicorn, 2
+workers; same users and argon2 parameters), and the seed article's Redis-GET-per-request
+approach as a protected-route baseline."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from bench.procs import (
     start_uvicorn_factory,
     tokensmith_env,
 )
+from bench.workloads.pairs import run_refresh_pairs
 from bench.workloads.refresh import chain_run
 
 __all__ = ["PEERS", "peers_installed", "run_peers"]
@@ -141,6 +144,7 @@ def run_peers(run: Run) -> dict[str, Any]:
         )
         return out
     dbs = ["sqlite"] + (["postgres"] if services.postgres_available() else [])
+    out["pairs"] = {db: run_refresh_pairs(run, db, 1 if run.quick else 3) for db in dbs}
     for name, spec in PEERS.items():
         out[name] = {}
         for db in dbs:

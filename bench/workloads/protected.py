@@ -172,8 +172,28 @@ def run_protected(run: Run) -> dict[str, Any]:
         users = Users.numbered(1, "standalone.bench")
         register_all(server.url, users)
         access, _ = login_all(server.url, users.emails)[0]
+        me = run.bearer_script("/auth/me", access)
+        bare = run.bearer_script("/healthz", access)
+        run.wrk(server.url + "/healthz", bare, warmup=False, duration_s=run.warmup_s)
         run.log("  /auth/me on the standalone server")
-        out["me_standalone"] = run.wrk(
-            server.url + "/auth/me", run.bearer_script("/auth/me", access), server=server
-        ).as_dict()
+        out["me_standalone"] = run.wrk(server.url + "/auth/me", me, server=server).as_dict()
+        # The issue's "bare route on the same server": /healthz (a FastAPI route returning a
+        # constant) against /auth/me, alternating, the median of the pairs' ratios.
+        pairs: list[dict[str, Any]] = []
+        slice_s = run.duration_s if run.quick else max(1.0, run.duration_s / 2)
+        for i in range(1 if run.quick else 3):
+            run.log(f"  round {i + 1}: /healthz (bare) and /auth/me on the standalone server")
+            b = run.wrk(
+                server.url + "/healthz", bare, warmup=False, server=server, duration_s=slice_s
+            )
+            m = run.wrk(
+                server.url + "/auth/me", me, warmup=False, server=server, duration_s=slice_s
+            )
+            pairs.append({"bare": b.as_dict(), "me": m.as_dict()})
+        ratios = sorted(p["me"]["rps"] / p["bare"]["rps"] for p in pairs if p["bare"]["rps"])
+        out["me_vs_bare_rounds"] = pairs
+        out["me_vs_bare_ratio"] = round(ratios[len(ratios) // 2], 3) if ratios else None
+        out["bare_standalone"] = sorted((p["bare"] for p in pairs), key=lambda x: x["rps"])[
+            len(pairs) // 2
+        ]
     return out

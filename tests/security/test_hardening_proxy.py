@@ -78,6 +78,17 @@ async def test_forwarded_proto_from_a_trusted_proxy_is_the_scheme(make_api: ApiF
         assert response.headers["location"].startswith("http://")
 
 
+async def test_behind_a_trusted_tls_proxy_the_metrics_keep_the_route(make_api: ApiFactory) -> None:
+    """Rewriting the scheme must not hide the matched route from the metrics outside it (a copy
+    of the scope did: every request behind the proxy was counted as ``unmatched``)."""
+    async with make_api(TRUSTED_PROXIES="127.0.0.1") as api:
+        response = await api.client.get("/healthz", headers={"X-Forwarded-Proto": "https"})
+        assert response.status_code == 200
+        metrics = (await api.client.get("/metrics")).text
+    assert 'route="/healthz"' in metrics
+    assert 'route="unmatched"' not in metrics
+
+
 async def test_a_non_ascii_csrf_cookie_is_403_not_500(make_api: ApiFactory) -> None:
     """``hmac.compare_digest`` refuses non-ASCII ``str``: a crafted cookie was a 500."""
     async with make_api() as api:

@@ -158,3 +158,68 @@ async def test_errors_from_the_core_pass_through_the_unit_of_work(services: Serv
         async with services.database.transaction(write=True):
             raise TokenRevoked()
     assert type(caught.value) is TokenRevoked
+
+
+async def test_a_rotation_writes_its_audit_row_in_the_same_statement(
+    services: Services,
+) -> None:
+    """One statement per rotation on PostgreSQL (a data-modifying CTE), two on SQLite: either
+    way the audit row is the one the trail would write, with the new generation."""
+    tokens = await _login(services)
+    statements: list[str] = []
+    engine = services.database.engine.sync_engine
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    from sqlalchemy import event
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        first = await services.sessions.refresh(_rt(tokens), CTX)
+        await services.sessions.refresh(_rt(first), CTX)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    writes = [s for s in statements if s.lstrip().upper().startswith(("UPDATE", "WITH", "INSERT"))]
+    if services.database.is_sqlite:
+        assert len(writes) == 4
+    else:
+        assert len(writes) == 2 and all(s.lstrip().upper().startswith("WITH") for s in writes)
+    async with services.database.transaction() as uow:
+        events = await uow.audit.query(kind=AuditKind.REFRESH.value)
+    rows = sorted((e.detail["generation"], e.session_id, e.ip, e.user_agent) for e in events)
+    assert rows == [
+        (1, tokens.session_id, "10.0.0.1", "pytest"),
+        (2, tokens.session_id, "10.0.0.1", "pytest"),
+    ]
+    assert all(e.detail == {"generation": e.detail["generation"]} for e in events)
+
+
+async def test_a_connection_the_server_closed_is_replaced_at_checkout(services: Services) -> None:
+    """No pool_pre_ping: a pooled connection whose backend PostgreSQL terminated (as a restart
+    does) is replaced when it is checked out, so the next rotation succeeds at once."""
+    if services.database.is_sqlite:
+        pytest.skip("PostgreSQL only: SQLite has no server to close connections")
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.pool import NullPool
+
+    tokens = await _login(services)
+    engine = services.database.engine
+    assert engine.pool.checkedin() >= 1  # type: ignore[attr-defined]
+    # Terminate every backend of the pool from outside it, as a server restart would.
+    outside = create_async_engine(engine.url, poolclass=NullPool)
+    try:
+        async with outside.connect() as admin:
+            ended = await admin.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+            assert len(ended.all()) >= 1
+    finally:
+        await outside.dispose()
+    await asyncio.sleep(0.3)  # the event loop sees the sockets close
+    rotated = await services.sessions.refresh(_rt(tokens), CTX)
+    assert rotated.refresh_token

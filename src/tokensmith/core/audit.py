@@ -93,6 +93,11 @@ class AuditTrail:
             kind, at, ctx, user_id=user_id, session_id=session_id, ended=ended, **detail
         )
         await uow.audit.add(event)
+        await self.written(uow, event)
+        return event
+
+    async def written(self, uow: UnitOfWork, event: AuditEvent) -> None:
+        """Tell the listeners of ``event``, which a repository wrote in ``uow`` itself (a
+        rotation writes its audit row in the statement that rotates)."""
         for listener in self._listeners:
             await listener(uow, event)
-        return event

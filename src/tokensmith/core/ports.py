@@ -97,11 +97,16 @@ class SessionRepository(Protocol):
         refresh_expires_cap: datetime,
         ip: str | None,
         user_agent: str | None,
+        audit: AuditEvent | None = None,
     ) -> SessionRecord | None:
         """Atomically rotate a live session (not revoked, before its maximum age) whose current
         hash is ``presented_hash``, in ONE statement; the new refresh expiry is the earlier of
         ``refresh_expires_cap`` and the session's end. Returns the session as it is after the
-        rotation, or None when the row did not match."""
+        rotation, or None when the row did not match.
+
+        ``audit`` (an event without detail), when the session rotated, is written too, with
+        ``{"generation": <the new generation>}`` as its detail: in the same statement where the
+        database allows (PostgreSQL), so a rotation is one round trip."""
         ...
 
     async def renew_authentication(

@@ -174,7 +174,11 @@ class Rotation:
         """
         now = whole_seconds(self._clock.now())
         successor_jti = self._codec.successor_jti(claims.jti)
+        audit = self._trail.event(
+            AuditKind.REFRESH, now, ctx, user_id=claims.sub, session_id=claims.sid
+        )
         async with self._db.autocommit() as uow:
+            # The audit row (with the new generation) goes with the rotation: one round trip.
             session = await uow.sessions.rotate_if_current(
                 claims.sid,
                 user_id=claims.sub,
@@ -184,17 +188,12 @@ class Rotation:
                 refresh_expires_cap=now + self._policy.refresh_ttl,
                 ip=ctx.ip,
                 user_agent=clip_user_agent(ctx.user_agent),
+                audit=audit,
             )
             if session is None:
                 return None
-            await self._trail.record(
-                uow,
-                AuditKind.REFRESH,
-                now,
-                ctx,
-                user_id=claims.sub,
-                session_id=claims.sid,
-                generation=session.generation,
+            await self._trail.written(
+                uow, replace(audit, detail={"generation": session.generation})
             )
         refresh = self._issuer.refresh_token(session, successor_jti, now)
         return self._issuer.tokens(session, subject, hook_claims, refresh_token=refresh, now=now)

@@ -34,6 +34,7 @@ from tokensmith.web.client_auth import ClientAuthenticator
 from tokensmith.web.context import request_context
 from tokensmith.web.errors import ErrorPresenter
 from tokensmith.web.guards import Guard, Guards, Principal
+from tokensmith.web.lean import install_lean_routes
 from tokensmith.web.middleware import (
     BodyLimit,
     ForwardedScheme,
@@ -220,8 +221,10 @@ class Tokensmith:
             await self.services.stop()
 
     def install(self, app: FastAPI) -> None:
-        """Error handlers in the contract's shape, the body limit, no-store, and the routes."""
+        """Error handlers in the contract's shape, the body limit, no-store, and the routes
+        (``/auth/refresh`` on its lean path first: ``tokensmith.web.lean``)."""
         self.errors.install(app)
+        install_lean_routes(app, self)  # innermost: inside the body limit and the headers
         app.add_middleware(SecurityHeaders, no_store_prefix=self.prefix)
         app.add_middleware(BodyLimit, presenter=self.errors)
         app.add_middleware(NoSlashRedirect, presenter=self.errors, prefix=self.prefix)

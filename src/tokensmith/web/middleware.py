@@ -138,7 +138,8 @@ class ForwardedScheme:
             ]
             scheme = self.addresses.forwarded_scheme(client[0] if client else None, values)
             if scheme is not None and scheme != scope.get("scheme"):
-                scope = {**scope, "scheme": scheme}
+                # In place: the layers outside (metrics) read what the router records in scope.
+                scope["scheme"] = scheme
         await self.app(scope, receive, send)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import threading
 import time
 from typing import Protocol
 
@@ -49,13 +50,38 @@ PASSWORD_FAILURES_PER_SESSION = "5/hour"  # noqa: S105 - a rate limit, not a pas
 last one ends the session, so a stolen access token cannot be used to guess the password."""
 
 
+class _SweepingMemoryStorage(sync_storage.MemoryStorage):
+    """``limits``' memory storage, sweeping expired entries at most once a second.
+
+    The library starts a new ``threading.Timer`` (a thread) for a 10 ms sweep whenever the last
+    one has finished: under load, about a hundred thread starts a second per process, 7-15% of a
+    refresh's server time in the profile. Expired entries are ignored on read either way (every
+    count compares timestamps); the sweep only frees their memory, so once a second is plenty.
+    """
+
+    SWEEP_EVERY_S = 1.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._next_sweep = 0.0
+
+    def _MemoryStorage__schedule_expiry(self) -> None:  # the library's private name
+        now = time.monotonic()
+        if now < self._next_sweep or self.timer.is_alive():
+            return
+        self._next_sweep = now + self.SWEEP_EVERY_S
+        self.timer = threading.Timer(0.01, self._MemoryStorage__expire_events)  # type: ignore[attr-defined]
+        self.timer.daemon = True
+        self.timer.start()
+
+
 class _InProcessLimiter:
     """The ``limits`` moving window in this process's memory, through its synchronous API:
     the asyncio memory storage schedules a task and a thread hop on most hits, which cost more
     than the counting itself."""
 
     def __init__(self) -> None:
-        self._limiter = sync_strategies.MovingWindowRateLimiter(sync_storage.MemoryStorage())
+        self._limiter = sync_strategies.MovingWindowRateLimiter(_SweepingMemoryStorage())
 
     async def hit(self, item: RateLimitItem, *identifiers: str) -> bool:
         return self._limiter.hit(item, *identifiers)

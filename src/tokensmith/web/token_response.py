@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
@@ -16,7 +17,15 @@ from tokensmith.core.models import IssuedTokens
 from tokensmith.web.schemas import user_body
 from tokensmith.web.transport import CSRF_COOKIE, ClientAddress, CookieTransport
 
-__all__ = ["TokenResponder"]
+__all__ = ["FastJSONResponse", "TokenResponder"]
+
+
+class FastJSONResponse(JSONResponse):
+    """A :class:`JSONResponse` rendered by orjson: the same compact UTF-8 JSON as Starlette's
+    ``json.dumps(ensure_ascii=False, separators=(",", ":"))``, in a fraction of the time."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
 
 
 class TokenResponder:
@@ -53,7 +62,7 @@ class TokenResponder:
             expiresIn=tokens.expires_in_s,
             refreshExpiresIn=tokens.refresh_expires_in_s,
         )
-        response = JSONResponse(
+        response = FastJSONResponse(
             body,
             status_code=status_code,
             headers={"Cache-Control": "no-store", "Pragma": "no-cache"},

@@ -17,7 +17,13 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, TimeoutError
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    InterfaceError,
+    OperationalError,
+    TimeoutError,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from tokensmith.errors import ConfigError, ServiceUnavailable, TokensmithError
@@ -127,8 +133,9 @@ class SqlDatabase:
             return engine
         # Fail fast rather than hang when PostgreSQL is down or unreachable (login and refresh
         # answer 503 within a few seconds): a bounded connect, a bounded wait for a pooled
-        # connection, a bounded statement, and a ping before reusing a pooled connection so a
-        # restart of the server does not surface as an error on the first request after it.
+        # connection, a bounded statement. A restart of the server must not surface as an error
+        # on the first request after it: a pooled connection the server has closed is replaced
+        # at checkout (_replace_closed_connections), without pool_pre_ping's round trip.
         ms = str(int(self._command_timeout_s * 1000))
         connect_args: dict[str, Any] = {
             "timeout": connect_timeout_s,
@@ -141,15 +148,16 @@ class SqlDatabase:
                 "idle_in_transaction_session_timeout": str(int(self._command_timeout_s * 2000)),
             },
         }
-        return create_async_engine(
+        engine = create_async_engine(
             self.url,
             pool_size=pool_size,
             max_overflow=pool_size,
             pool_timeout=connect_timeout_s,
-            pool_pre_ping=True,
             pool_recycle=1800,
             connect_args=connect_args,
         )
+        _replace_closed_connections(engine)
+        return engine
 
     @asynccontextmanager
     async def transaction(self, *, write: bool = False) -> AsyncIterator[SqlUnitOfWork]:
@@ -256,3 +264,23 @@ def _sqlite_pragmas_and_locking(engine: AsyncEngine) -> None:
             return  # every statement commits on its own
         write = options.get(_WRITE, False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _replace_closed_connections(engine: AsyncEngine) -> None:
+    """Retry on disconnect at checkout, instead of ``pool_pre_ping``'s round trip per checkout.
+
+    asyncpg learns that the server closed a connection (a restart, an idle timeout, a
+    terminated backend) as soon as the event loop sees the socket close, and
+    ``is_closed()`` then says so at no cost. Raising :class:`DisconnectionError` from a
+    ``checkout`` listener is SQLAlchemy's documented way to make the pool drop that connection
+    and check out (or open) another, up to three times. A connection that dies unseen (a
+    network black hole) fails its statement: SQLAlchemy then invalidates the whole pool, and
+    the request answers 503 within the command timeout, as with the ping.
+    """
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        raw = getattr(dbapi_connection, "_connection", None)  # the asyncpg connection
+        is_closed = getattr(raw, "is_closed", None)
+        if is_closed is not None and is_closed():
+            raise DisconnectionError("the server closed this pooled connection")

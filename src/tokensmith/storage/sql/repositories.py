@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +23,7 @@ from tokensmith.core.models import (
     UserRecord,
 )
 from tokensmith.errors import EmailTaken
+from tokensmith.storage.sql.one_trip import rotate_and_audit
 from tokensmith.storage.sql.outbox import SqlOneTimeTokenRepository, SqlOutboxRepository
 from tokensmith.storage.sql.tables import UtcDateTime, audit_log, revocations, sessions, users
 
@@ -275,22 +277,31 @@ class SqlSessionRepository:
         refresh_expires_cap: datetime,
         ip: str | None,
         user_agent: str | None,
+        audit: AuditEvent | None = None,
     ) -> SessionRecord | None:
-        result = await self._conn.execute(
-            _ROTATE_IF_CURRENT,
-            {
-                "sid": session_id,
-                "uid": user_id,
-                "presented": presented_hash,
-                "new_hash": new_hash,
-                "now": rotated_at,
-                "cap": refresh_expires_cap,
-                "ip": ip,
-                "ua": user_agent,
-            },
-        )
+        params = {
+            "sid": session_id,
+            "uid": user_id,
+            "presented": presented_hash,
+            "new_hash": new_hash,
+            "now": rotated_at,
+            "cap": refresh_expires_cap,
+            "ip": ip,
+            "ua": user_agent,
+        }
+        if audit is not None and self._conn.dialect.name == "postgresql":
+            row = await rotate_and_audit(self._conn, _ROTATE_IF_CURRENT, params, audit)
+            return _session(row) if row is not None else None
+        result = await self._conn.execute(_ROTATE_IF_CURRENT, params)
         row = result.mappings().first()
-        return _session(row) if row is not None else None
+        if row is None:
+            return None
+        session = _session(row)
+        if audit is not None:
+            await SqlAuditRepository(self._conn).add(
+                replace(audit, detail={"generation": session.generation})
+            )
+        return session
 
     async def revoke(
         self, session_ids: Sequence[str], *, at: datetime, reason: RevokeReason
