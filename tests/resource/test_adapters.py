@@ -121,3 +121,47 @@ def test_flask_extension_and_require_token() -> None:
     assert client.post("/reports", headers=writer).json == {"ok": True}
     bad = client.get("/reports", headers={"Authorization": "Bearer x.y.z"})
     assert bad.json["code"] == "INVALID_TOKEN"  # type: ignore[index]
+
+
+async def test_starlette_refuses_two_authorization_headers() -> None:
+    """Two ``Authorization`` headers are 400 ``INVALID_REQUEST`` (RFC 6750 section 3.1), as on
+    tokensmith itself, through the dependency and the middleware alike, even when both are good."""
+    clock = ManualClock(NOW)
+    server = FakeServer()
+    guard = TokenGuard(started(server, clock))
+    transport = httpx.ASGITransport(app=fastapi_app(guard))
+    good = f"Bearer {token(server.keys[0], clock)}"
+    async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+        for path in ("/orders", "/api/me"):
+            response = await client.get(
+                path, headers=[("Authorization", good), ("Authorization", good)]
+            )
+            assert response.status_code == 400, response.text
+            assert response.json()["code"] == "INVALID_REQUEST"
+            assert 'error="invalid_request"' in response.headers["www-authenticate"]
+        assert (await client.get("/orders", headers={"Authorization": good})).status_code == 200
+
+
+def test_flask_refuses_two_authorization_headers() -> None:
+    """A WSGI server folds repeated headers into one, comma-separated: still 400."""
+    from flask import Flask
+
+    from tokensmith.verify.flask import TokensmithVerify, current_claims, require_token
+
+    clock = ManualClock(NOW)
+    server = FakeServer()
+    app = Flask("svc")
+    TokensmithVerify(app, verifier=started(server, clock))
+
+    @app.get("/reports")
+    @require_token
+    def reports() -> dict[str, Any]:
+        return {"sub": current_claims().sub}
+
+    good = f"Bearer {token(server.keys[0], clock)}"
+    client = app.test_client()
+    for folded in (f"{good}, {good}", f"Basic dXNlcjpwYXNz, {good}", f"{good},Bearer x.y.z"):
+        response = client.get("/reports", environ_overrides={"HTTP_AUTHORIZATION": folded})
+        assert response.status_code == 400, folded
+        assert response.json["code"] == "INVALID_REQUEST"  # type: ignore[index]
+    assert client.get("/reports", headers={"Authorization": good}).json == {"sub": "u1"}

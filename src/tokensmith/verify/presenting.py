@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from tokensmith.errors import (
     InsufficientScope,
+    InvalidRequest,
     NoToken,
     ServiceUnavailable,
     TokensmithError,
@@ -25,7 +26,8 @@ class Refusal:
 
 
 def refusal(error: TokensmithError) -> Refusal:
-    """RFC 6750 section 3: no ``error`` attribute without a token, ``invalid_token`` for a bad,
+    """RFC 6750 section 3: no ``error`` attribute without a token, ``invalid_request`` (400) for
+    several ``Authorization`` headers, ``invalid_token`` for a bad,
     expired or revoked one, ``insufficient_scope`` (403) with the scope needed; 503 with
     ``Retry-After`` when the revocation feed has been silent too long."""
     body = {"error": error.message, "code": error.code}
@@ -35,6 +37,12 @@ def refusal(error: TokensmithError) -> Refusal:
         scope = " ".join(error.scopes)
         challenge = f'Bearer realm="{REALM}", error="insufficient_scope", scope="{scope}"'
         return Refusal(403, body, {"WWW-Authenticate": challenge})
+    if isinstance(error, InvalidRequest):
+        description = error.message.replace("\\", "").replace('"', "'")
+        challenge = (
+            f'Bearer realm="{REALM}", error="invalid_request", error_description="{description}"'
+        )
+        return Refusal(400, body, {"WWW-Authenticate": challenge})
     if isinstance(error, NoToken):
         return Refusal(401, body, {"WWW-Authenticate": f'Bearer realm="{REALM}"'})
     description = error.message.replace("\\", "").replace('"', "'")

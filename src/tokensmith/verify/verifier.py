@@ -33,6 +33,7 @@ from tokensmith.core.tokens import TokenCodec, TokenPolicy
 from tokensmith.errors import (
     ConfigError,
     InsufficientScope,
+    InvalidRequest,
     InvalidToken,
     NoToken,
     ServiceUnavailable,
@@ -325,9 +326,19 @@ def _kid_of(token: str) -> str | None:
 
 
 def bearer_token(authorization: str | None) -> str:
-    """The token of ``Authorization: Bearer <token>``; ``NoToken`` or ``InvalidToken``."""
+    """The token of ``Authorization: Bearer <token>``; ``NoToken`` or ``InvalidToken``.
+
+    Several ``Authorization`` headers arrive folded into one, comma-separated (WSGI servers do
+    so; the ASGI adapter joins them the same way). A bearer token never holds a comma, so a list
+    with a Bearer credential in it is :class:`InvalidRequest` (400, RFC 6750 section 3.1), as on
+    tokensmith itself: taking the first would let a proxy and this service disagree about whose
+    request it is."""
     if not authorization:
         raise NoToken()
+    if "," in authorization and any(
+        part.strip().lower().startswith("bearer") for part in authorization.split(",")
+    ):
+        raise InvalidRequest("Send one Authorization header, not several (RFC 6750 section 3.1)")
     scheme, _, token = authorization.strip().partition(" ")
     if scheme.lower() != "bearer":
         raise NoToken()
