@@ -1,5 +1,5 @@
 # The two front doors: `make serve` and `make test`. Both bootstrap .venv on a fresh machine.
-# Every install comes from the committed locks in requirements/ (exact versions, hashes);
+# Every install comes from the committed locks requirements-*.txt (exact versions, hashes);
 # `make lock` recompiles them after pyproject.toml changes (see scripts/lock.py).
 PYTHON ?= python3
 VENV := .venv
@@ -14,19 +14,19 @@ DEV_STAMP := $(VENV)/.installed-dev
 .PHONY: serve test check bench lint typecheck lock clean js js-codes
 
 # pip installs uv and the build backend from their lock; uv installs everything else.
-$(TOOLS_STAMP): requirements/tools.txt
+$(TOOLS_STAMP): requirements-tools.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps \
-		-r requirements/tools.txt
+		-r requirements-tools.txt
 	@touch $@
 
-$(SERVER_STAMP): $(TOOLS_STAMP) requirements/server.txt pyproject.toml
-	@$(UV_PIP) install --quiet --require-hashes --no-deps -r requirements/server.txt
+$(SERVER_STAMP): $(TOOLS_STAMP) requirements-server.txt pyproject.toml
+	@$(UV_PIP) install --quiet --require-hashes --no-deps -r requirements-server.txt
 	@$(UV_PIP) install --quiet --no-deps --no-build-isolation -e .
 	@touch $@
 
-$(DEV_STAMP): $(TOOLS_STAMP) requirements/dev.txt pyproject.toml
-	@$(UV_PIP) install --quiet --require-hashes --no-deps -r requirements/dev.txt
+$(DEV_STAMP): $(TOOLS_STAMP) requirements-dev.txt pyproject.toml
+	@$(UV_PIP) install --quiet --require-hashes --no-deps -r requirements-dev.txt
 	@$(UV_PIP) install --quiet --no-deps --no-build-isolation -e .
 	@touch $@
 
@@ -45,7 +45,7 @@ lint: $(DEV_STAMP)
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
-lock: $(TOOLS_STAMP)  ## recompile requirements/*.txt from pyproject.toml
+lock: $(TOOLS_STAMP)  ## recompile requirements-*.txt from pyproject.toml
 	$(BIN)/python scripts/lock.py
 
 bench: $(DEV_STAMP)  ## the benchmark suite (see docs/performance.md); installs wrk if missing

@@ -1,7 +1,7 @@
 """Built and installed as a user would: the wheel and the sdist build, the base wheel installs
 into a clean environment without the server's dependencies, and ``tokensmith[server]`` serves.
 
-Every environment is filled from the committed locks (``requirements/*.txt``, hashes checked);
+Every environment is filled from the committed locks (``requirements-*.txt``, hashes checked);
 only the project's own wheel comes from the build.
 """
 
@@ -53,12 +53,12 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def venv_with_lock(path: Path, lock: str, wheel: Path) -> Path:
-    """A fresh environment with ``requirements/<lock>`` and the wheel (no dependency resolution:
+    """A fresh environment with ``<lock>`` and the wheel (no dependency resolution:
     the lock is the whole environment)."""
     uv = BIN / "uv"
     ok(run(uv, "venv", "--quiet", "--python", sys.executable, path))
     python = path / "bin" / "python"
-    lock_file = ROOT / "requirements" / lock
+    lock_file = ROOT / lock
     ok(run(uv, "pip", "install", "--quiet", "--python", python, "--require-hashes", "--no-deps",
            "-r", lock_file))  # fmt: skip
     ok(run(uv, "pip", "install", "--quiet", "--python", python, "--no-deps", wheel))
@@ -89,7 +89,7 @@ def test_the_sdist_holds_the_sources_and_the_locks(dist: Path) -> None:
     with tarfile.open(only(dist, "*.tar.gz")) as sdist:
         names = {name.split("/", 1)[1] for name in sdist.getnames() if "/" in name}
     for needed in ("pyproject.toml", "README.md", "src/tokensmith/__init__.py",
-                   "src/tokensmith/py.typed", "requirements/base.txt"):  # fmt: skip
+                   "src/tokensmith/py.typed", "requirements-base.txt"):  # fmt: skip
         assert needed in names, needed
     assert not [n for n in names if n.startswith((".venv/", "node_modules/"))]
 
@@ -97,7 +97,7 @@ def test_the_sdist_holds_the_sources_and_the_locks(dist: Path) -> None:
 def test_the_base_wheel_is_the_client_without_the_server(dist: Path, tmp_path: Path) -> None:
     """``pip install tokensmith``: the client imports, FastAPI and SQLAlchemy are absent, and the
     command line says in one line which extra it needs."""
-    python = venv_with_lock(tmp_path / "base", "base.txt", only(dist, "*.whl"))
+    python = venv_with_lock(tmp_path / "base", "requirements-base.txt", only(dist, "*.whl"))
     probe = (
         "import importlib.util, tokensmith, tokensmith.client\n"
         "from tokensmith import Subject\n"
@@ -127,7 +127,7 @@ def test_the_base_wheel_is_the_client_without_the_server(dist: Path, tmp_path: P
 
 def test_the_server_extra_serves(dist: Path, tmp_path: Path) -> None:
     """``pip install 'tokensmith[server]'`` then ``tokensmith serve``: /healthz answers."""
-    python = venv_with_lock(tmp_path / "server", "server.txt", only(dist, "*.whl"))
+    python = venv_with_lock(tmp_path / "server", "requirements-server.txt", only(dist, "*.whl"))
     version = ok(run(python.parent / "tokensmith", "--version"))
     assert version.strip().endswith(
         ok(run(python, "-c", "import tokensmith as t; print(t.__version__)")).strip()

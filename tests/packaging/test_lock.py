@@ -1,4 +1,4 @@
-"""The committed locks (requirements/*.txt) agree with pyproject.toml, pin every package with
+"""The committed locks (requirements-*.txt) agree with pyproject.toml, pin every package with
 hashes, agree with each other, and name no package index."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from packaging.utils import canonicalize_name
 from scripts import lock
 
 ROOT = Path(__file__).resolve().parents[2]
-LOCKS = ROOT / "requirements"
+LOCKS = ROOT
 ENVIRONMENT = {"python_version": "3.11", "python_full_version": "3.11.0", "sys_platform": "linux",
                "platform_system": "Linux", "platform_python_implementation": "CPython",
                "implementation_name": "cpython", "os_name": "posix", "platform_machine": "x86_64",
@@ -65,7 +65,7 @@ def project_requirements(extras: tuple[str, ...]) -> list[Requirement]:
     return found
 
 
-LOCK_FILES = ["tools.txt", *lock.TARGETS]
+LOCK_FILES = ["requirements-tools.txt", *lock.TARGETS]
 
 
 @pytest.mark.parametrize("name", LOCK_FILES)
@@ -74,14 +74,16 @@ def test_lock_was_compiled_from_the_current_pyproject(name: str) -> None:
     first_lines = (LOCKS / name).read_text().splitlines()[:2]
     recorded = [line for line in first_lines if line.startswith(lock.DIGEST_PREFIX)]
     assert recorded == [f"{lock.DIGEST_PREFIX}{lock.inputs_digest()}"], (
-        f"requirements/{name} is out of date with pyproject.toml: run `make lock`"
+        f"{name} is out of date with pyproject.toml: run `make lock`"
     )
 
 
 def test_the_digest_changes_with_any_dependency(tmp_path: Path) -> None:
     """The guard above can fail: a changed lower bound gives another digest."""
     (tmp_path / "requirements").mkdir()
-    (tmp_path / "requirements" / "tools.in").write_text((LOCKS / "tools.in").read_text())
+    (tmp_path / "requirements" / "tools.in").write_text(
+        (ROOT / "requirements" / "tools.in").read_text()
+    )
     text = (ROOT / "pyproject.toml").read_text()
     (tmp_path / "pyproject.toml").write_text(text)
     assert lock.inputs_digest(tmp_path) == lock.inputs_digest()
@@ -97,9 +99,9 @@ def test_every_direct_requirement_is_pinned_to_a_version_it_allows(name: str) ->
         if requirement.marker is not None and not requirement.marker.evaluate(ENVIRONMENT):
             continue
         pin = pins.get(canonicalize_name(requirement.name))
-        assert pin is not None, f"{requirement.name} is missing from requirements/{name}"
+        assert pin is not None, f"{requirement.name} is missing from {name}"
         assert requirement.specifier.contains(pin.version, prereleases=True), (
-            f"requirements/{name} pins {pin.name}=={pin.version}, pyproject asks {requirement}"
+            f"{name} pins {pin.name}=={pin.version}, pyproject asks {requirement}"
         )
 
 
@@ -123,5 +125,5 @@ def test_the_locks_agree_on_every_version() -> None:
 
 
 def test_the_base_lock_holds_no_server_dependency() -> None:
-    pins = read_lock(LOCKS / "base.txt")
+    pins = read_lock(LOCKS / "requirements-base.txt")
     assert not {"fastapi", "sqlalchemy", "asyncpg", "redis", "uvicorn", "starlette"} & set(pins)
