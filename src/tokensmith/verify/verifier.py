@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 import httpx
 
+from tokensmith.core.bearer import bearer_token as parse_bearer
 from tokensmith.core.clock import Clock, SystemClock
 from tokensmith.core.keys import KeySet
 from tokensmith.core.models import AccessClaims
@@ -326,25 +327,18 @@ def _kid_of(token: str) -> str | None:
 
 
 def bearer_token(authorization: str | None) -> str:
-    """The token of ``Authorization: Bearer <token>``; ``NoToken`` or ``InvalidToken``.
+    """The token of ``Authorization: Bearer <token>``, parsed as tokensmith parses it
+    (:func:`tokensmith.core.bearer.bearer_token`).
 
     Several ``Authorization`` headers arrive folded into one, comma-separated (WSGI servers do
     so; the ASGI adapter joins them the same way). A bearer token never holds a comma, so a list
     with a Bearer credential in it is :class:`InvalidRequest` (400, RFC 6750 section 3.1), as on
     tokensmith itself: taking the first would let a proxy and this service disagree about whose
     request it is."""
-    if not authorization:
-        raise NoToken()
-    if "," in authorization and any(
-        part.strip().lower().startswith("bearer") for part in authorization.split(",")
+    if (
+        authorization
+        and "," in authorization
+        and any(part.strip().lower().startswith("bearer") for part in authorization.split(","))
     ):
         raise InvalidRequest("Send one Authorization header, not several (RFC 6750 section 3.1)")
-    scheme, _, token = authorization.strip().partition(" ")
-    if scheme.lower() != "bearer":
-        raise NoToken()
-    token = token.strip()
-    if not token:
-        raise NoToken()
-    if " " in token:
-        raise InvalidToken("The Authorization header is malformed")
-    return token
+    return parse_bearer(authorization)

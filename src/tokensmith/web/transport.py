@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,7 +14,8 @@ from typing import Final
 
 from fastapi import Request, Response
 
-from tokensmith.errors import CsrfFailed, InvalidRequest, InvalidToken, NoToken
+from tokensmith.core.bearer import bearer_token
+from tokensmith.errors import CsrfFailed, InvalidRequest
 
 __all__ = [
     "CSRF_COOKIE",
@@ -33,10 +33,6 @@ CSRF_COOKIE: Final = "csrf_token"
 CSRF_HEADER: Final = "x-csrf-token"
 TRANSPORT_HEADER: Final = "x-token-transport"
 
-# RFC 7235 section 2.1: credentials = auth-scheme 1*SP token68; the scheme is case-insensitive.
-_BEARER = re.compile(r"^[Bb][Ee][Aa][Rr][Ee][Rr] +(\S*)$")
-_TOKEN68 = re.compile(r"^[A-Za-z0-9\-._~+/]+=*$")
-
 
 def authorization_of(request: Request) -> str | None:
     """The request's one ``Authorization`` header, or ``None``.
@@ -49,29 +45,6 @@ def authorization_of(request: Request) -> str | None:
     if len(values) > 1:
         raise InvalidRequest("Send one Authorization header, not several (RFC 6750 section 3.1)")
     return values[0] if values else None
-
-
-def bearer_token(authorization: str | None) -> str:
-    """The token of an ``Authorization: Bearer`` header.
-
-    No header, another scheme or an empty token: :class:`NoToken` (RFC 6750 section 3.1: no
-    ``error`` attribute). A token that is not token68: :class:`InvalidToken`.
-    """
-    if not authorization:
-        raise NoToken()
-    match = _BEARER.match(authorization.strip())
-    if match is None:
-        if authorization.strip().lower() == "bearer":
-            raise NoToken()
-        if authorization.split(" ", 1)[0].lower() == "bearer":
-            raise InvalidToken("The Authorization header is malformed")
-        raise NoToken()
-    token = match.group(1)
-    if not token:
-        raise NoToken()
-    if not _TOKEN68.match(token):
-        raise InvalidToken("The Authorization header is malformed")
-    return token
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
