@@ -273,7 +273,10 @@ def build_services(
     hasher = PasswordHasher(argon2)
     outbox = OutboxWriter()
     events = EventHandlers()
-    audit.add_listener(EventPublisher(outbox, events, webhook=bool(settings.webhook_url)))
+    audit.add_listener(
+        EventPublisher(outbox, events, webhook=bool(settings.webhook_url)),
+        ignores=EventPublisher.SILENT,
+    )
     links = LinkTokens(settings.refresh_secret) if users is None else None
     recovery = (
         RecoveryService(

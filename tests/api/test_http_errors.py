@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 from tests.support.inprocess import PASSWORD, Api, ApiFactory
@@ -152,8 +153,12 @@ async def test_database_down_is_503_not_500(api: Api) -> None:
     database = api.auth.services.database
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    healthy = database.engine
+    from tokensmith.storage.sql.direct import DirectRotation
+
+    healthy, healthy_rotation = database.engine, database._rotation
     database.engine = create_async_engine("sqlite+aiosqlite:////nonexistent/dir/x.db")
+    # The refresh's direct path (storage/sql/direct.py) has a connection of its own.
+    database._rotation = DirectRotation(database.engine, asyncio.Lock(), "/nonexistent/dir/x.db")
     try:
         response = await api.client.post(
             "/auth/login", json={"email": "ada@example.com", "password": PASSWORD}
@@ -165,5 +170,5 @@ async def test_database_down_is_503_not_500(api: Api) -> None:
         assert (await api.client.get("/readyz")).status_code == 503
     finally:
         await database.engine.dispose()
-        database.engine = healthy
+        database.engine, database._rotation = healthy, healthy_rotation
     assert (await api.client.get("/readyz")).status_code == 200

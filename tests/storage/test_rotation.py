@@ -160,11 +160,11 @@ async def test_errors_from_the_core_pass_through_the_unit_of_work(services: Serv
     assert type(caught.value) is TokenRevoked
 
 
-async def test_a_rotation_writes_its_audit_row_in_the_same_statement(
-    services: Services,
-) -> None:
-    """One statement per rotation on PostgreSQL (a data-modifying CTE), two on SQLite: either
-    way the audit row is the one the trail would write, with the new generation."""
+async def test_a_rotation_goes_to_the_driver_with_its_audit_row(services: Services) -> None:
+    """The common refresh bypasses SQLAlchemy's execution path (storage/sql/direct.py): no
+    statement passes through the engine. On PostgreSQL it is one statement (a data-modifying
+    CTE), on SQLite one transaction of two; either way the audit row is the one the trail would
+    write, with the new generation."""
     tokens = await _login(services)
     statements: list[str] = []
     engine = services.database.engine.sync_engine
@@ -174,17 +174,25 @@ async def test_a_rotation_writes_its_audit_row_in_the_same_statement(
 
     from sqlalchemy import event
 
+    traced: list[str] = []
+    rotation = services.database._rotation  # type: ignore[attr-defined]
     event.listen(engine, "before_cursor_execute", count)
     try:
         first = await services.sessions.refresh(_rt(tokens), CTX)
+        if services.database.is_sqlite:
+            connection = rotation._sqlite._connection
+            connection.set_trace_callback(traced.append)
         await services.sessions.refresh(_rt(first), CTX)
     finally:
         event.remove(engine, "before_cursor_execute", count)
     writes = [s for s in statements if s.lstrip().upper().startswith(("UPDATE", "WITH", "INSERT"))]
+    assert writes == []
     if services.database.is_sqlite:
-        assert len(writes) == 4
+        kinds = [" ".join(s.split()[:2]).upper() for s in traced]
+        assert kinds == ["BEGIN IMMEDIATE", "UPDATE SESSIONS", "INSERT INTO", "COMMIT"]
     else:
-        assert len(writes) == 2 and all(s.lstrip().upper().startswith("WITH") for s in writes)
+        assert rotation._rotate.sql.lstrip().upper().startswith("WITH")
+        assert rotation._audit is None
     async with services.database.transaction() as uow:
         events = await uow.audit.query(kind=AuditKind.REFRESH.value)
     rows = sorted((e.detail["generation"], e.session_id, e.ip, e.user_agent) for e in events)
@@ -193,6 +201,70 @@ async def test_a_rotation_writes_its_audit_row_in_the_same_statement(
         (2, tokens.session_id, "10.0.0.1", "pytest"),
     ]
     assert all(e.detail == {"generation": e.detail["generation"]} for e in events)
+
+
+async def test_the_direct_rotation_returns_the_row_as_the_repository_reads_it(
+    services: Services, clock: ManualClock
+) -> None:
+    """Every column the driver returns is converted as SQLAlchemy's types convert it (dates
+    time-zone aware, amr, claims, persistent), so the session the core gets is the one a read
+    through the repository gives."""
+    tokens = await _login(services)
+    clock.advance(timedelta(seconds=7))
+    now = clock.now()
+    async with services.database.transaction() as uow:
+        before = await uow.sessions.get(tokens.session_id)
+    assert before is not None
+    audit = AuditEvent(AuditKind.REFRESH, now, before.user_id, before.id, "10.0.0.9", "ua")
+    rotated = await services.database.rotate_if_current(
+        before.id,
+        user_id=before.user_id,
+        presented_hash=before.current_hash,
+        new_hash="n" * 43,
+        rotated_at=now,
+        refresh_expires_cap=now + timedelta(days=1),
+        ip="10.0.0.9",
+        user_agent="ua",
+        audit=audit,
+    )
+    async with services.database.transaction() as uow:
+        after = await uow.sessions.get(tokens.session_id)
+    assert rotated is not None and rotated == after
+    assert rotated.previous_hash == before.current_hash and rotated.current_hash == "n" * 43
+    assert rotated.generation == before.generation + 1 and rotated.rotated_at == now
+    assert rotated.expires_at.tzinfo is not None and rotated.auth_time == before.auth_time
+    again = await services.database.rotate_if_current(
+        before.id,
+        user_id=before.user_id,
+        presented_hash=before.current_hash,  # no longer current
+        new_hash="m" * 43,
+        rotated_at=now,
+        refresh_expires_cap=now + timedelta(days=1),
+        ip=None,
+        user_agent=None,
+        audit=audit,
+    )
+    assert again is None
+    async with services.database.transaction() as uow:
+        events = await uow.audit.query(kind=AuditKind.REFRESH.value)
+    assert [e.detail for e in events] == [{"generation": 1}]
+
+
+async def test_a_listener_of_refreshes_is_told_in_the_rotation_s_transaction(
+    services: Services,
+) -> None:
+    """An audit listener that wants refreshes turns the direct path off: the rotation runs
+    through the repositories and the listener gets the event with its unit of work."""
+    seen: list[tuple[AuditKind, dict[str, Any]]] = []
+
+    async def listener(uow: Any, event: AuditEvent) -> None:
+        seen.append((event.kind, event.detail))
+
+    services.audit.add_listener(listener)
+    assert services.audit.listens_to(AuditKind.REFRESH)
+    tokens = await _login(services)
+    await services.sessions.refresh(_rt(tokens), CTX)
+    assert (AuditKind.REFRESH, {"generation": 1}) in seen
 
 
 async def test_a_connection_the_server_closed_is_replaced_at_checkout(services: Services) -> None:

@@ -12,7 +12,7 @@ the ids they ended in ``detail["ended_sessions"]``.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -43,13 +43,19 @@ def clip_user_agent(user_agent: str | None) -> str | None:
 
 class AuditTrail:
     def __init__(self) -> None:
-        self._listeners: list[AuditListener] = []
+        self._listeners: list[tuple[AuditListener, frozenset[AuditKind]]] = []
 
     def __repr__(self) -> str:
         return f"AuditTrail(listeners={len(self._listeners)})"
 
-    def add_listener(self, listener: AuditListener) -> None:
-        self._listeners.append(listener)
+    def add_listener(self, listener: AuditListener, *, ignores: Collection[AuditKind] = ()) -> None:
+        """Tell ``listener`` of every event written from now on, except those of the kinds it
+        ``ignores`` (which lets those be written on paths without a unit of work for it)."""
+        self._listeners.append((listener, frozenset(ignores)))
+
+    def listens_to(self, kind: AuditKind) -> bool:
+        """Whether any listener wants events of ``kind``."""
+        return any(kind not in ignored for _, ignored in self._listeners)
 
     @staticmethod
     def event(
@@ -99,5 +105,6 @@ class AuditTrail:
     async def written(self, uow: UnitOfWork, event: AuditEvent) -> None:
         """Tell the listeners of ``event``, which a repository wrote in ``uow`` itself (a
         rotation writes its audit row in the statement that rotates)."""
-        for listener in self._listeners:
-            await listener(uow, event)
+        for listener, ignored in self._listeners:
+            if event.kind not in ignored:
+                await listener(uow, event)

@@ -156,6 +156,10 @@ class EventPublisher:
     """The audit listener that writes events to the outbox (``webhook`` when ``WEBHOOK_URL`` is
     set, ``handler`` when a handler is registered for the type)."""
 
+    SILENT = frozenset({AuditKind.REFRESH})
+    """Audit kinds that announce no event: a refresh neither creates nor ends a session (reuse
+    is its own kind), so :func:`events_of` finds nothing in it."""
+
     def __init__(self, outbox: OutboxWriter, handlers: EventHandlers, *, webhook: bool) -> None:
         self._outbox = outbox
         self._handlers = handlers

@@ -245,6 +245,24 @@ class Database(Protocol):
         for single-statement writes that must not hold a lock across round trips."""
         ...
 
+    async def rotate_if_current(
+        self,
+        session_id: str,
+        *,
+        user_id: str,
+        presented_hash: str,
+        new_hash: str,
+        rotated_at: datetime,
+        refresh_expires_cap: datetime,
+        ip: str | None,
+        user_agent: str | None,
+        audit: AuditEvent,
+    ) -> SessionRecord | None:
+        """:meth:`SessionRepository.rotate_if_current` with its ``audit`` row, committed
+        together, as one call on the fastest path the database has (the refresh's hot path).
+        No audit listener is told: the caller uses it only for kinds no listener wants."""
+        ...
+
     async def ping(self) -> None:
         """Raise :class:`~tokensmith.errors.ServiceUnavailable` unless the database answers."""
         ...

@@ -177,24 +177,28 @@ class Rotation:
         audit = self._trail.event(
             AuditKind.REFRESH, now, ctx, user_id=claims.sub, session_id=claims.sid
         )
-        async with self._db.autocommit() as uow:
-            # The audit row (with the new generation) goes with the rotation: one round trip.
-            session = await uow.sessions.rotate_if_current(
-                claims.sid,
-                user_id=claims.sub,
-                presented_hash=presented,
-                new_hash=hash_jti(successor_jti),
-                rotated_at=now,
-                refresh_expires_cap=now + self._policy.refresh_ttl,
-                ip=ctx.ip,
-                user_agent=clip_user_agent(ctx.user_agent),
-                audit=audit,
-            )
-            if session is None:
-                return None
-            await self._trail.written(
-                uow, replace(audit, detail={"generation": session.generation})
-            )
+        rotation: dict[str, Any] = {
+            "user_id": claims.sub,
+            "presented_hash": presented,
+            "new_hash": hash_jti(successor_jti),
+            "rotated_at": now,
+            "refresh_expires_cap": now + self._policy.refresh_ttl,
+            "ip": ctx.ip,
+            "user_agent": clip_user_agent(ctx.user_agent),
+            "audit": audit,
+        }
+        # The audit row (with the new generation) goes with the rotation: one round trip.
+        if not self._trail.listens_to(AuditKind.REFRESH):
+            session = await self._db.rotate_if_current(claims.sid, **rotation)
+        else:
+            async with self._db.autocommit() as uow:
+                session = await uow.sessions.rotate_if_current(claims.sid, **rotation)
+                if session is not None:
+                    await self._trail.written(
+                        uow, replace(audit, detail={"generation": session.generation})
+                    )
+        if session is None:
+            return None
         refresh = self._issuer.refresh_token(session, successor_jti, now)
         return self._issuer.tokens(session, subject, hook_claims, refresh_token=refresh, now=now)
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +28,11 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from tokensmith.core.models import AuditEvent, SessionRecord
 from tokensmith.errors import ConfigError, ServiceUnavailable, TokensmithError
-from tokensmith.storage.sql.inline_sqlite import connect_inline
-from tokensmith.storage.sql.repositories import SqlUnitOfWork
+from tokensmith.storage.sql.direct import DirectRotation
+from tokensmith.storage.sql.inline_sqlite import configure, connect_inline
+from tokensmith.storage.sql.repositories import SqlUnitOfWork, session_record
 
 __all__ = ["SqlDatabase", "async_url"]
 
@@ -36,7 +40,14 @@ log = logging.getLogger("tokensmith.database")
 
 _WRITE = "tokensmith_write"
 _AUTOCOMMIT = "tokensmith_autocommit"
-_UNAVAILABLE = (OperationalError, InterfaceError, TimeoutError, OSError, asyncio.TimeoutError)
+_UNAVAILABLE = (
+    OperationalError,
+    InterfaceError,
+    TimeoutError,
+    OSError,
+    asyncio.TimeoutError,
+    sqlite3.OperationalError,  # the direct rotation's (direct.py): locked, busy, I/O
+)
 # SQLSTATE classes meaning "the server cannot serve now", not "the query is wrong":
 # 08 connection exception, 53 insufficient resources (too many connections, disk full),
 # 57P01-57P03 admin/crash shutdown and "the database system is starting up".
@@ -109,6 +120,7 @@ class SqlDatabase:
         self._command_timeout_s = command_timeout_s
         self._write_lock = asyncio.Lock()
         self.engine = self._make_engine(pool_size, connect_timeout_s)
+        self._rotation = DirectRotation(self.engine, self._write_lock, self.sqlite_file)
 
     def __repr__(self) -> str:
         return f"SqlDatabase({make_url(self.url).render_as_string(hide_password=True)!r})"
@@ -116,6 +128,14 @@ class SqlDatabase:
     @property
     def is_sqlite(self) -> bool:
         return self.dialect == "sqlite"
+
+    @property
+    def sqlite_file(self) -> str | None:
+        """The database file when it is one SQLite file that other connections can share."""
+        if not self.is_sqlite:
+            return None
+        path = make_url(self.url).database
+        return path if path and path != ":memory:" and not path.startswith("file:") else None
 
     def _make_engine(self, pool_size: int, connect_timeout_s: float) -> AsyncEngine:
         if self.is_sqlite:
@@ -195,6 +215,39 @@ class SqlDatabase:
                 raise
             raise self._unavailable(exc) from None
 
+    async def rotate_if_current(
+        self,
+        session_id: str,
+        *,
+        user_id: str,
+        presented_hash: str,
+        new_hash: str,
+        rotated_at: datetime,
+        refresh_expires_cap: datetime,
+        ip: str | None,
+        user_agent: str | None,
+        audit: AuditEvent,
+    ) -> SessionRecord | None:
+        """The common refresh on the driver itself (``direct.py``); see the port."""
+        params = {
+            "sid": session_id,
+            "uid": user_id,
+            "presented": presented_hash,
+            "new_hash": new_hash,
+            "now": rotated_at,
+            "cap": refresh_expires_cap,
+            "ip": ip,
+            "ua": user_agent,
+        }
+        try:
+            async with asyncio.timeout(self._connect_timeout_s + self._command_timeout_s):
+                row = await self._rotation.run(params, audit)
+        except Exception as exc:
+            if isinstance(exc, TokensmithError) or not _is_unavailable(exc):
+                raise
+            raise self._unavailable(exc) from None
+        return session_record(row) if row is not None else None
+
     @asynccontextmanager
     async def _sqlite_writer(self, write: bool) -> AsyncIterator[None]:
         """One SQLite writer at a time in this process. Statements run inline on the loop
@@ -234,6 +287,7 @@ class SqlDatabase:
             raise self._unavailable(exc) from None
 
     async def close(self) -> None:
+        self._rotation.close()
         await self.engine.dispose()
 
 
@@ -247,15 +301,7 @@ def _sqlite_pragmas_and_locking(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        # Waits for another process's write lock happen on the event loop (inline_sqlite.py):
-        # bounded at 2 s, then the request answers 503.
-        cursor.execute("PRAGMA busy_timeout=2000")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
+        configure(dbapi_connection)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn: Any) -> None:

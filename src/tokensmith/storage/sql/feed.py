@@ -30,8 +30,6 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.engine import make_url
-
 from tokensmith.core.models import Revocation
 from tokensmith.core.ports import RevocationHandler
 from tokensmith.errors import ServiceUnavailable
@@ -122,7 +120,7 @@ class SqlPollingFeed:
         self._interval_s = interval.total_seconds()
         self._lock = asyncio.Lock()  # one reader of the log at a time: the loop or a request
         self._ready = False
-        self._watch_path = _sqlite_file(database)
+        self._watch_path = database.sqlite_file
         self._watch: sqlite3.Connection | None = None
         self._seen_version: int | None = None
 
@@ -219,14 +217,6 @@ class SqlPollingFeed:
         if self._watch is not None:
             self._watch.close()
             self._watch = None
-
-
-def _sqlite_file(database: SqlDatabase) -> str | None:
-    """The database file when it is one SQLite file that other processes can share."""
-    if not database.is_sqlite:
-        return None
-    path = make_url(database.url).database
-    return path if path and path != ":memory:" and not path.startswith("file:") else None
 
 
 class SqlRevocationLog:

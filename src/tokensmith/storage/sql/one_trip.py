@@ -27,10 +27,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from tokensmith.core.models import AuditEvent
 from tokensmith.storage.sql.tables import UtcDateTime, audit_log
 
-__all__ = ["rotate_and_audit"]
+__all__ = ["audit_parameters", "one_trip", "rotate_and_audit"]
 
 
-def _statement(rotate: Any) -> Any:
+def one_trip(rotate: Any) -> Any:
+    """``rotate`` with the audit INSERT joined to it as a data-modifying CTE."""
     rotated = rotate.cte("rotated")
     prefix = json.dumps({"generation": 0}, separators=(",", ":")).removesuffix("0}")
     logged = insert(audit_log).from_select(
@@ -56,9 +57,18 @@ async def rotate_and_audit(
 ) -> RowMapping | None:
     """Run ``rotate`` (the conditional ``UPDATE ... RETURNING``) with ``params`` and, when it
     rotated, write ``event`` with the new ``generation``: one statement on PostgreSQL."""
+    statement = _CACHE.get(id(rotate))
+    if statement is None:
+        statement = _CACHE[id(rotate)] = one_trip(rotate)
+    result = await conn.execute(statement, {**params, **audit_parameters(event)})
+    return result.mappings().first()
+
+
+def audit_parameters(event: AuditEvent) -> dict[str, Any]:
+    """The audit row's parameters of :func:`one_trip`'s statement."""
     if event.detail:
         raise ValueError("the one-trip audit row carries only the generation")
-    audit = {
+    return {
         "audit_at": event.at,
         "audit_kind": event.kind.value,
         "audit_user_id": event.user_id,
@@ -66,8 +76,3 @@ async def rotate_and_audit(
         "audit_ip": event.ip,
         "audit_ua": event.user_agent,
     }
-    statement = _CACHE.get(id(rotate))
-    if statement is None:
-        statement = _CACHE[id(rotate)] = _statement(rotate)
-    result = await conn.execute(statement, {**params, **audit})
-    return result.mappings().first()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -113,7 +113,7 @@ class SqlUserRepository:
         )
 
 
-def _session(row: RowMapping) -> SessionRecord:
+def session_record(row: Mapping[Any, Any]) -> SessionRecord:
     reason = row["revoked_reason"]
     amr = row["amr"]
     claims = row["claims"]
@@ -148,7 +148,7 @@ def _amr(amr: Sequence[str]) -> str | None:
 # cache key costs more than SQLite takes to run it.
 # SET expressions read the row as it was before the update (SQL semantics on both SQLite and
 # PostgreSQL), so previous_hash takes the old current_hash.
-_ROTATE_IF_CURRENT = (
+ROTATE_IF_CURRENT = (
     update(sessions)
     .where(
         sessions.c.id == bindparam("sid"),
@@ -175,7 +175,7 @@ _ROTATE_IF_CURRENT = (
     )
     .returning(*sessions.c)
 )
-_INSERT_AUDIT = insert(audit_log)
+INSERT_AUDIT = insert(audit_log)
 
 
 class SqlSessionRepository:
@@ -208,12 +208,12 @@ class SqlSessionRepository:
         # FOR UPDATE on PostgreSQL; SQLite is already serialised by BEGIN IMMEDIATE.
         query = select(sessions).where(sessions.c.id == session_id).with_for_update()
         found = (await self._conn.execute(query)).mappings().first()
-        return _session(found) if found else None
+        return session_record(found) if found else None
 
     async def get(self, session_id: str) -> SessionRecord | None:
         query = select(sessions).where(sessions.c.id == session_id)
         found = (await self._conn.execute(query)).mappings().first()
-        return _session(found) if found else None
+        return session_record(found) if found else None
 
     async def save_rotation(
         self,
@@ -290,13 +290,13 @@ class SqlSessionRepository:
             "ua": user_agent,
         }
         if audit is not None and self._conn.dialect.name == "postgresql":
-            row = await rotate_and_audit(self._conn, _ROTATE_IF_CURRENT, params, audit)
-            return _session(row) if row is not None else None
-        result = await self._conn.execute(_ROTATE_IF_CURRENT, params)
+            row = await rotate_and_audit(self._conn, ROTATE_IF_CURRENT, params, audit)
+            return session_record(row) if row is not None else None
+        result = await self._conn.execute(ROTATE_IF_CURRENT, params)
         row = result.mappings().first()
         if row is None:
             return None
-        session = _session(row)
+        session = session_record(row)
         if audit is not None:
             await SqlAuditRepository(self._conn).add(
                 replace(audit, detail={"generation": session.generation})
@@ -336,7 +336,7 @@ class SqlSessionRepository:
             )
             .order_by(sessions.c.last_used_at.desc())
         )
-        return [_session(row) for row in rows.mappings()]
+        return [session_record(row) for row in rows.mappings()]
 
     async def delete_expired(self, before: datetime) -> int:
         result = await self._conn.execute(
@@ -429,18 +429,7 @@ class SqlAuditRepository:
         self._conn = conn
 
     async def add(self, event: AuditEvent) -> None:
-        await self._conn.execute(
-            _INSERT_AUDIT,
-            {
-                "at": event.at,
-                "kind": event.kind.value,
-                "user_id": event.user_id,
-                "session_id": event.session_id,
-                "ip": event.ip,
-                "user_agent": event.user_agent,
-                "detail": json.dumps(event.detail, separators=(",", ":")) if event.detail else None,
-            },
-        )
+        await self._conn.execute(INSERT_AUDIT, audit_values(event))
 
     async def query(
         self,
@@ -459,6 +448,19 @@ class SqlAuditRepository:
             query = query.where(audit_log.c.kind == kind)
         rows = (await self._conn.execute(query)).mappings().all()
         return [_event(row) for row in reversed(rows)]
+
+
+def audit_values(event: AuditEvent) -> dict[str, Any]:
+    """``INSERT_AUDIT``'s parameters for ``event``."""
+    return {
+        "at": event.at,
+        "kind": event.kind.value,
+        "user_id": event.user_id,
+        "session_id": event.session_id,
+        "ip": event.ip,
+        "user_agent": event.user_agent,
+        "detail": json.dumps(event.detail, separators=(",", ":")) if event.detail else None,
+    }
 
 
 def _event(row: RowMapping) -> AuditEvent:
