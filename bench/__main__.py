@@ -22,7 +22,7 @@ from bench.harness import Run
 from bench.machine import machine_info
 from bench.targets import Target, evaluate
 from bench.workloads.hashing import run_hashing
-from bench.workloads.lean import run_lean, run_roundtrips
+from bench.workloads.lean import run_direct, run_lean, run_roundtrips
 from bench.workloads.login import run_login, run_stall
 from bench.workloads.memory import run_memory
 from bench.workloads.peers import run_peers
@@ -45,6 +45,7 @@ WORKLOADS: dict[str, Callable[[Run], dict[str, Any]]] = {
     "lean": run_lean,
     "hashing": run_hashing,
     "roundtrips": run_roundtrips,
+    "direct": run_direct,
     "services": run_services,
 }
 RESULTS = Path(__file__).parent / "results"
@@ -276,7 +277,7 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, dict[str, Any] | None, str
                     rows.append(
                         (f"hashing {name}: logins", v["logins"], f"÷ raw argon2 {v['login_ratio']}")
                     )
-    for workload in ("lean", "roundtrips"):
+    for workload in ("lean", "roundtrips", "direct"):
         for db, lean in (results.get(workload) or {}).items():
             ours, before = lean.get("apps", ["lean", "fastapi-only"])
             middle = sorted(lean["rounds"], key=lambda r: r[ours]["refresh"]["rps"])[

@@ -1,7 +1,7 @@
 """The standalone server's app as the previous release talked to PostgreSQL: the rotation's
 ``UPDATE ... RETURNING`` and its audit ``INSERT`` as two statements (two round trips), and
-``pool_pre_ping`` (one more round trip per checkout): the "before" of the ``roundtrips``
-workload.
+``pool_pre_ping`` (one more round trip per checkout), through SQLAlchemy's execution path: the
+"before" of the ``roundtrips`` workload.
 
 Served with ``uvicorn bench.apps.two_trips:create_app --factory --workers 2``.
 """
@@ -16,6 +16,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tokensmith.core.models import AuditEvent
+from bench.apps.via_sqlalchemy import through_sqlalchemy
 from tokensmith.server.app import create_app_from_env
 from tokensmith.storage.sql import database, repositories
 
@@ -35,6 +36,7 @@ def _pre_ping(engine: AsyncEngine) -> None:
 
 
 def create_app() -> FastAPI:
+    through_sqlalchemy()
     repositories.rotate_and_audit = _two_statements  # type: ignore[assignment]
     database._replace_closed_connections = _pre_ping
     return create_app_from_env()

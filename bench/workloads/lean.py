@@ -17,7 +17,7 @@ from bench.harness import Run, Users, db_upgrade, login_all, register_all, stopp
 from bench.procs import Server, start_uvicorn_factory, tokensmith_env
 from bench.workloads.refresh import chain_run
 
-__all__ = ["run_lean", "run_roundtrips"]
+__all__ = ["run_direct", "run_lean", "run_roundtrips"]
 
 APPS = {
     "lean": "tokensmith.server.app:create_app_from_env",
@@ -104,6 +104,21 @@ def run_roundtrips(run: Run) -> dict[str, Any]:
         run.notes.append("roundtrips skipped: no PostgreSQL on 127.0.0.1:5432")
         return {}
     return {"postgres": _compare(run, "postgres", ROUND_TRIPS)}
+
+
+DIRECT = {
+    "direct": "tokensmith.server.app:create_app_from_env",
+    "sqlalchemy": "bench.apps.via_sqlalchemy:create_app",
+}
+
+
+def run_direct(run: Run) -> dict[str, Any]:
+    """The rotation on the driver (storage/sql/direct.py) against SQLAlchemy's execution path
+    (bench/apps/via_sqlalchemy.py), SQLite and PostgreSQL."""
+    out = {"sqlite": _compare(run, "sqlite", DIRECT)}
+    if services.postgres_available():
+        out["postgres"] = _compare(run, "postgres", DIRECT)
+    return out
 
 
 def run_lean(run: Run) -> dict[str, Any]:
