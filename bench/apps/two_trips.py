@@ -15,8 +15,8 @@ from fastapi import FastAPI
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from tokensmith.core.models import AuditEvent
 from bench.apps.via_sqlalchemy import through_sqlalchemy
+from tokensmith.core.models import AuditEvent
 from tokensmith.server.app import create_app_from_env
 from tokensmith.storage.sql import database, repositories
 

@@ -158,7 +158,9 @@ async def test_database_down_is_503_not_500(api: Api) -> None:
     healthy, healthy_rotation = database.engine, database._rotation
     database.engine = create_async_engine("sqlite+aiosqlite:////nonexistent/dir/x.db")
     # The refresh's direct path (storage/sql/direct.py) has a connection of its own.
-    database._rotation = DirectRotation(database.engine, asyncio.Lock(), "/nonexistent/dir/x.db")
+    database._rotation = DirectRotation(
+        database.engine, asyncio.Lock(), sqlite_path="/nonexistent/dir/x.db"
+    )
     try:
         response = await api.client.post(
             "/auth/login", json={"email": "ada@example.com", "password": PASSWORD}

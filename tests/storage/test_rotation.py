@@ -175,13 +175,13 @@ async def test_a_rotation_goes_to_the_driver_with_its_audit_row(services: Servic
     from sqlalchemy import event
 
     traced: list[str] = []
-    rotation = services.database._rotation  # type: ignore[attr-defined]
+    rotation = services.database._rotation
     event.listen(engine, "before_cursor_execute", count)
     try:
         first = await services.sessions.refresh(_rt(tokens), CTX)
         if services.database.is_sqlite:
-            connection = rotation._sqlite._connection
-            connection.set_trace_callback(traced.append)
+            assert rotation._sqlite is not None and rotation._sqlite._connection is not None
+            rotation._sqlite._connection.set_trace_callback(traced.append)
         await services.sessions.refresh(_rt(first), CTX)
     finally:
         event.remove(engine, "before_cursor_execute", count)

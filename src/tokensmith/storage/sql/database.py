@@ -119,8 +119,15 @@ class SqlDatabase:
         self._connect_timeout_s = connect_timeout_s
         self._command_timeout_s = command_timeout_s
         self._write_lock = asyncio.Lock()
+        self._connect_args: dict[str, Any] = {}
         self.engine = self._make_engine(pool_size, connect_timeout_s)
-        self._rotation = DirectRotation(self.engine, self._write_lock, self.sqlite_file)
+        self._rotation = DirectRotation(
+            self.engine,
+            self._write_lock,
+            sqlite_path=self.sqlite_file,
+            connect_args=self._connect_args,
+            pool_size=pool_size,
+        )
 
     def __repr__(self) -> str:
         return f"SqlDatabase({make_url(self.url).render_as_string(hide_password=True)!r})"
@@ -168,6 +175,7 @@ class SqlDatabase:
                 "idle_in_transaction_session_timeout": str(int(self._command_timeout_s * 2000)),
             },
         }
+        self._connect_args = connect_args
         engine = create_async_engine(
             self.url,
             pool_size=pool_size,
@@ -287,7 +295,7 @@ class SqlDatabase:
             raise self._unavailable(exc) from None
 
     async def close(self) -> None:
-        self._rotation.close()
+        await self._rotation.close()
         await self.engine.dispose()
 
 
