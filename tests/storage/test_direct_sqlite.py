@@ -1,0 +1,88 @@
+"""The SQLite rotation waits for another process's write lock without blocking the event loop
+(storage/sql/direct.py), and gives up with a 503 after its bound."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from tests.storage.conftest import make_services
+from tests.support.databases import migrate
+from tokensmith.core.clock import ManualClock
+from tokensmith.core.models import IssuedTokens
+from tokensmith.core.sessions import RequestContext
+from tokensmith.errors import ServiceUnavailable
+from tokensmith.runtime import Services
+
+CTX = RequestContext("10.0.0.1", "pytest")
+
+
+@pytest.fixture
+async def sqlite_services(tmp_path: Path) -> AsyncIterator[tuple[Services, Path]]:
+    path = tmp_path / "tokensmith.db"
+    url = f"sqlite:///{path}"
+    migrate(url)
+    services = make_services(url, tmp_path, ManualClock(datetime(2026, 1, 5, 12, tzinfo=UTC)))
+    await services.start()
+    try:
+        yield services, path
+    finally:
+        await services.stop()
+
+
+async def _login(services: Services) -> str:
+    await services.accounts.register("ada@example.com", "correct horse battery", "Ada", CTX)
+    tokens = (await services.accounts.login("ada@example.com", "correct horse battery", CTX)).tokens
+    assert tokens.refresh_token is not None
+    return tokens.refresh_token
+
+
+def _hold_write_lock(path: Path) -> sqlite3.Connection:
+    """Another writer (as another process would be): holds the write lock until rolled back."""
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    return other
+
+
+async def test_a_rotation_waits_for_another_writer_without_blocking_the_loop(
+    sqlite_services: tuple[Services, Path],
+) -> None:
+    services, path = sqlite_services
+    token = await _login(services)
+    other = _hold_write_lock(path)
+    rotation = asyncio.create_task(services.sessions.refresh(token, CTX))
+    try:
+        # While the rotation waits for the lock, the loop keeps running other work: SQLite's
+        # busy handler would have held the loop for the whole wait and then failed.
+        for _ in range(20):
+            await asyncio.sleep(0.001)
+        assert not rotation.done()
+    finally:
+        other.rollback()
+        other.close()
+    tokens = await asyncio.wait_for(rotation, 5)
+    assert isinstance(tokens, IssuedTokens)
+
+
+async def test_a_rotation_gives_up_after_its_bound_with_a_503(
+    sqlite_services: tuple[Services, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services, path = sqlite_services
+    token = await _login(services)
+    sqlite = services.database._rotation._sqlite
+    assert sqlite is not None
+    monkeypatch.setattr(sqlite, "WAIT_S", 0.05)
+    other = _hold_write_lock(path)
+    try:
+        with pytest.raises(ServiceUnavailable):
+            await services.sessions.refresh(token, CTX)
+    finally:
+        other.rollback()
+        other.close()
+    # The token was not spent: once the writer is gone it rotates.
+    assert isinstance(await services.sessions.refresh(token, CTX), IssuedTokens)
