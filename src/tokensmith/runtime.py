@@ -132,6 +132,7 @@ class Services:
         if self.broadcaster is not None:
             self._spawn(self.broadcaster.run(cursor))
         self._spawn(self._housekeeping())
+        self._spawn(self.database.maintain())
         if outbox_worker:
             self.worker = self.build_worker()
             self.outbox.attach(self.worker.wake)

@@ -263,6 +263,11 @@ class Database(Protocol):
         No audit listener is told: the caller uses it only for kinds no listener wants."""
         ...
 
+    async def maintain(self) -> None:
+        """Background upkeep the database needs from each process while it serves (SQLite:
+        its WAL checkpoints); runs until cancelled, or returns at once when there is none."""
+        ...
+
     async def ping(self) -> None:
         """Raise :class:`~tokensmith.errors.ServiceUnavailable` unless the database answers."""
         ...

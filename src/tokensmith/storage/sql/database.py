@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from tokensmith.core.models import AuditEvent, SessionRecord
 from tokensmith.errors import ConfigError, ServiceUnavailable, TokensmithError
+from tokensmith.storage.sql.checkpoint import Checkpointer
 from tokensmith.storage.sql.direct import DirectRotation
 from tokensmith.storage.sql.inline_sqlite import configure, connect_inline
 from tokensmith.storage.sql.repositories import SqlUnitOfWork, session_record
@@ -286,6 +287,12 @@ class SqlDatabase:
     def _unavailable(self, exc: BaseException) -> ServiceUnavailable:
         log.warning("database unavailable: %s", type(exc).__name__)
         return ServiceUnavailable("The database cannot be reached: try again shortly")
+
+    async def maintain(self) -> None:
+        """SQLite: WAL checkpoints on a thread (checkpoint.py); nothing on PostgreSQL."""
+        path = self.sqlite_file
+        if path is not None:
+            await Checkpointer(path).run()
 
     async def ping(self) -> None:
         try:

@@ -106,4 +106,6 @@ def configure(connection: sqlite3.Connection) -> None:
     # 2 s, then the request answers 503.
     cursor.execute("PRAGMA busy_timeout=2000")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Checkpoints run on a thread (checkpoint.py), never inside a commit on the loop.
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
     cursor.close()
