@@ -29,7 +29,7 @@ COST_BUCKETS: list[tuple[str, str]] = [
     ("argon2", r"argon2|PasswordHasher"),
     ("verify", r"TokenCodec\.(verify|_verify|_check)|verify_signature|_b64decode|_parse_object"),
     ("sign", r"TokenCodec\.(issue|_sign|successor)|Issuer\.|_encode_json"),
-    ("SQL", r"sqlalchemy|aiosqlite|asyncpg|inline_sqlite|SqlDatabase|Sql\w+Repository|one_trip"),
+    ("SQL", r"sqlalchemy|aiosqlite|asyncpg|tokensmith/storage/sql/|SqlDatabase|Sql\w+Repository"),
     ("rate limit", r"RateLimits\.hit|limits/"),
     (
         "parse",

@@ -16,7 +16,8 @@ Polling alone leaves a window: a token revoked by another worker is accepted her
 poll (up to ``interval``; a review measured ~15-25 ms with ``--workers 2``). On SQLite the window
 is closed on the request path (:meth:`SqlPollingFeed.catch_up`): ``PRAGMA data_version`` on a
 connection of the feed's own changes whenever another connection has committed (a few
-microseconds, no disk read); only then is the log read, before the token is trusted. Contract 5.2
+microseconds, no disk read; and skipped when the WAL-index header, read from shared memory, is
+unchanged: wal_index.py); only then is the log read, before the token is trusted. Contract 5.2
 ("at once, on every instance") then holds between the workers of one machine. On PostgreSQL the
 poll interval remains the bound (see docs/deployment.md).
 """
@@ -34,6 +35,7 @@ from tokensmith.core.models import Revocation
 from tokensmith.core.ports import RevocationHandler
 from tokensmith.errors import ServiceUnavailable
 from tokensmith.storage.sql.database import SqlDatabase
+from tokensmith.storage.sql.wal_index import WalIndexHeader
 
 __all__ = ["RevocationLogReader", "SqlPollingFeed", "SqlRevocationLog"]
 
@@ -123,6 +125,8 @@ class SqlPollingFeed:
         self._watch_path = database.sqlite_file
         self._watch: sqlite3.Connection | None = None
         self._seen_version: int | None = None
+        self._header = WalIndexHeader(self._watch_path) if self._watch_path else None
+        self._seen_header: bytes | None = None
 
     def __repr__(self) -> str:
         return f"SqlPollingFeed(every {self._interval_s * 1000:.0f} ms)"
@@ -139,10 +143,15 @@ class SqlPollingFeed:
         # the lock: then this waits for its read to finish and checks again.
         if self._watch_path is None or not self._ready:
             return []
+        header = self._header_now()
+        if header is not None and header == self._seen_header:
+            return []  # nothing committed since (wal_index.py): no PRAGMA needed
         version = self._data_version()
         if version is not None and version == self._seen_version:
+            self._seen_header = header  # a checkpoint rewrote the header, no commit
             return []
         async with self._lock:
+            header = self._header_now()  # before data_version: see wal_index.py
             version = self._data_version()
             if not self._ready or (version is not None and version == self._seen_version):
                 return []
@@ -154,8 +163,11 @@ class SqlPollingFeed:
             except (sqlite3.Error, ValueError):
                 log.debug("could not catch up with the revocation log", exc_info=True)
                 return []
-            self._seen_version = version
+            self._seen_version, self._seen_header = version, header
             return self._reader.take(rows)
+
+    def _header_now(self) -> bytes | None:
+        return self._header.snapshot() if self._header is not None else None
 
     def _rows_after(self, cursor: int) -> list[tuple[int, Revocation]]:
         assert self._watch is not None
@@ -199,9 +211,10 @@ class SqlPollingFeed:
                         # After an outage, reload: the log may have been cleaned past our cursor.
                         await self._reader.reset(cursor if first else await resync())
                         self._ready, first = True, False
+                    header = self._header_now()
                     version = self._data_version() if self._watch_path else None
                     new = await self._reader.poll()
-                    self._seen_version = version
+                    self._seen_version, self._seen_header = version, header
             except ServiceUnavailable:
                 self._ready = False
             except Exception:  # a bug or an unexpected driver error must not end the feed
@@ -214,6 +227,8 @@ class SqlPollingFeed:
 
     async def close(self) -> None:
         self._ready = False
+        if self._header is not None:
+            self._header.close()
         if self._watch is not None:
             self._watch.close()
             self._watch = None
