@@ -114,7 +114,8 @@ class SqliteConnection:
 
     async def run(self, steps: Callable[[sqlite3.Connection], Any]) -> Any:
         """:meth:`transaction`, retried while another process holds the write lock, yielding
-        to the loop between tries (0.25 ms, doubling to 1 ms: the lock is held ~0.2 ms), for at most :attr:`WAIT_S`."""
+        to the loop between tries (0.25 ms, doubling to 1 ms: a rotation holds the lock about
+        0.2 ms), for at most :attr:`WAIT_S`."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.WAIT_S
         pause = 0.00025
