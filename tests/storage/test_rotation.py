@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,13 @@ import pytest
 
 from tests.storage.conftest import make_services
 from tokensmith.core.clock import ManualClock
-from tokensmith.core.models import AuditEvent, AuditKind, IssuedTokens, RevokeReason
+from tokensmith.core.models import (
+    AuditEvent,
+    AuditKind,
+    CurrentRotation,
+    IssuedTokens,
+    RevokeReason,
+)
 from tokensmith.core.sessions import RequestContext
 from tokensmith.errors import TokenReuseDetected, TokenRevoked, TokensmithError
 from tokensmith.runtime import Services
@@ -216,7 +223,7 @@ async def test_the_direct_rotation_returns_the_row_as_the_repository_reads_it(
         before = await uow.sessions.get(tokens.session_id)
     assert before is not None
     audit = AuditEvent(AuditKind.REFRESH, now, before.user_id, before.id, "10.0.0.9", "ua")
-    rotated = await services.database.rotate_if_current(
+    rotation = CurrentRotation(
         before.id,
         user_id=before.user_id,
         presented_hash=before.current_hash,
@@ -225,25 +232,16 @@ async def test_the_direct_rotation_returns_the_row_as_the_repository_reads_it(
         refresh_expires_cap=now + timedelta(days=1),
         ip="10.0.0.9",
         user_agent="ua",
-        audit=audit,
     )
+    rotated = await services.database.rotate_if_current(rotation, audit)
     async with services.database.transaction() as uow:
         after = await uow.sessions.get(tokens.session_id)
     assert rotated is not None and rotated == after
     assert rotated.previous_hash == before.current_hash and rotated.current_hash == "n" * 43
     assert rotated.generation == before.generation + 1 and rotated.rotated_at == now
     assert rotated.expires_at.tzinfo is not None and rotated.auth_time == before.auth_time
-    again = await services.database.rotate_if_current(
-        before.id,
-        user_id=before.user_id,
-        presented_hash=before.current_hash,  # no longer current
-        new_hash="m" * 43,
-        rotated_at=now,
-        refresh_expires_cap=now + timedelta(days=1),
-        ip=None,
-        user_agent=None,
-        audit=audit,
-    )
+    # The same presented hash is no longer current.
+    again = await services.database.rotate_if_current(replace(rotation, new_hash="m" * 43), audit)
     assert again is None
     async with services.database.transaction() as uow:
         events = await uow.audit.query(kind=AuditKind.REFRESH.value)

@@ -108,6 +108,23 @@ class SessionRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class CurrentRotation:
+    """The common refresh, as one conditional write: rotate session ``session_id`` of
+    ``user_id`` to ``new_hash`` if it is live (not revoked, before its maximum age) and its
+    current hash is ``presented_hash``; its refresh expiry becomes the earlier of
+    ``refresh_expires_cap`` and the session's end."""
+
+    session_id: str
+    user_id: str
+    presented_hash: str
+    new_hash: str
+    rotated_at: datetime
+    refresh_expires_cap: datetime
+    ip: str | None
+    user_agent: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Revocation:
     """A session whose access tokens must fail until ``until`` (after that they expired anyway)."""
 

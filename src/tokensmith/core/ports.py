@@ -13,6 +13,7 @@ from typing import Protocol, runtime_checkable
 
 from tokensmith.core.models import (
     AuditEvent,
+    CurrentRotation,
     OneTimeToken,
     OutboxEntry,
     Revocation,
@@ -87,22 +88,10 @@ class SessionRepository(Protocol):
         ...
 
     async def rotate_if_current(
-        self,
-        session_id: str,
-        *,
-        user_id: str,
-        presented_hash: str,
-        new_hash: str,
-        rotated_at: datetime,
-        refresh_expires_cap: datetime,
-        ip: str | None,
-        user_agent: str | None,
-        audit: AuditEvent | None = None,
+        self, rotation: CurrentRotation, audit: AuditEvent | None = None
     ) -> SessionRecord | None:
-        """Atomically rotate a live session (not revoked, before its maximum age) whose current
-        hash is ``presented_hash``, in ONE statement; the new refresh expiry is the earlier of
-        ``refresh_expires_cap`` and the session's end. Returns the session as it is after the
-        rotation, or None when the row did not match.
+        """``rotation`` in ONE statement. Returns the session as it is after the rotation, or
+        None when the row did not match.
 
         ``audit`` (an event without detail), when the session rotated, is written too, with
         ``{"generation": <the new generation>}`` as its detail: in the same statement where the
@@ -246,17 +235,7 @@ class Database(Protocol):
         ...
 
     async def rotate_if_current(
-        self,
-        session_id: str,
-        *,
-        user_id: str,
-        presented_hash: str,
-        new_hash: str,
-        rotated_at: datetime,
-        refresh_expires_cap: datetime,
-        ip: str | None,
-        user_agent: str | None,
-        audit: AuditEvent,
+        self, rotation: CurrentRotation, audit: AuditEvent
     ) -> SessionRecord | None:
         """:meth:`SessionRepository.rotate_if_current` with its ``audit`` row, committed
         together, as one call on the fastest path the database has (the refresh's hot path).

@@ -26,6 +26,7 @@ from tokensmith.core.issuing import Issuer
 from tokensmith.core.models import (
     AccessClaims,
     AuditKind,
+    CurrentRotation,
     IssuedTokens,
     RefreshClaims,
     RevokeReason,
@@ -177,22 +178,23 @@ class Rotation:
         audit = self._trail.event(
             AuditKind.REFRESH, now, ctx, user_id=claims.sub, session_id=claims.sid
         )
-        rotation: dict[str, Any] = {
-            "user_id": claims.sub,
-            "presented_hash": presented,
-            "new_hash": hash_jti(successor_jti),
-            "rotated_at": now,
-            "refresh_expires_cap": now + self._policy.refresh_ttl,
-            "ip": ctx.ip,
-            "user_agent": clip_user_agent(ctx.user_agent),
-            "audit": audit,
-        }
-        # The audit row (with the new generation) goes with the rotation: one round trip.
+        rotation = CurrentRotation(
+            claims.sid,
+            user_id=claims.sub,
+            presented_hash=presented,
+            new_hash=hash_jti(successor_jti),
+            rotated_at=now,
+            refresh_expires_cap=now + self._policy.refresh_ttl,
+            ip=ctx.ip,
+            user_agent=clip_user_agent(ctx.user_agent),
+        )
+        # The audit row (with the new generation) goes with the rotation: one round trip. On
+        # the driver itself unless an audit listener wants refreshes in its unit of work.
         if not self._trail.listens_to(AuditKind.REFRESH):
-            session = await self._db.rotate_if_current(claims.sid, **rotation)
+            session = await self._db.rotate_if_current(rotation, audit)
         else:
             async with self._db.autocommit() as uow:
-                session = await uow.sessions.rotate_if_current(claims.sid, **rotation)
+                session = await uow.sessions.rotate_if_current(rotation, audit)
                 if session is not None:
                     await self._trail.written(
                         uow, replace(audit, detail={"generation": session.generation})

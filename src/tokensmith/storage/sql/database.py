@@ -13,7 +13,6 @@ import os
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +27,16 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from tokensmith.core.models import AuditEvent, SessionRecord
+from tokensmith.core.models import AuditEvent, CurrentRotation, SessionRecord
 from tokensmith.errors import ConfigError, ServiceUnavailable, TokensmithError
 from tokensmith.storage.sql.checkpoint import Checkpointer
 from tokensmith.storage.sql.direct import DirectRotation
 from tokensmith.storage.sql.inline_sqlite import configure, connect_inline
-from tokensmith.storage.sql.repositories import SqlUnitOfWork, session_record
+from tokensmith.storage.sql.repositories import (
+    SqlUnitOfWork,
+    rotation_parameters,
+    session_record,
+)
 
 __all__ = ["SqlDatabase", "async_url"]
 
@@ -225,29 +228,10 @@ class SqlDatabase:
             raise self._unavailable(exc) from None
 
     async def rotate_if_current(
-        self,
-        session_id: str,
-        *,
-        user_id: str,
-        presented_hash: str,
-        new_hash: str,
-        rotated_at: datetime,
-        refresh_expires_cap: datetime,
-        ip: str | None,
-        user_agent: str | None,
-        audit: AuditEvent,
+        self, rotation: CurrentRotation, audit: AuditEvent
     ) -> SessionRecord | None:
         """The common refresh on the driver itself (``direct.py``); see the port."""
-        params = {
-            "sid": session_id,
-            "uid": user_id,
-            "presented": presented_hash,
-            "new_hash": new_hash,
-            "now": rotated_at,
-            "cap": refresh_expires_cap,
-            "ip": ip,
-            "ua": user_agent,
-        }
+        params = rotation_parameters(rotation)
         try:
             async with asyncio.timeout(self._connect_timeout_s + self._command_timeout_s):
                 row = await self._rotation.run(params, audit)

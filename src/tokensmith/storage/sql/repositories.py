@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from tokensmith.core.models import (
     AuditEvent,
     AuditKind,
+    CurrentRotation,
     Revocation,
     RevokeReason,
     SessionRecord,
@@ -267,28 +268,9 @@ class SqlSessionRepository:
         return [row[0] for row in rows]
 
     async def rotate_if_current(
-        self,
-        session_id: str,
-        *,
-        user_id: str,
-        presented_hash: str,
-        new_hash: str,
-        rotated_at: datetime,
-        refresh_expires_cap: datetime,
-        ip: str | None,
-        user_agent: str | None,
-        audit: AuditEvent | None = None,
+        self, rotation: CurrentRotation, audit: AuditEvent | None = None
     ) -> SessionRecord | None:
-        params = {
-            "sid": session_id,
-            "uid": user_id,
-            "presented": presented_hash,
-            "new_hash": new_hash,
-            "now": rotated_at,
-            "cap": refresh_expires_cap,
-            "ip": ip,
-            "ua": user_agent,
-        }
+        params = rotation_parameters(rotation)
         if audit is not None and self._conn.dialect.name == "postgresql":
             row = await rotate_and_audit(self._conn, ROTATE_IF_CURRENT, params, audit)
             return session_record(row) if row is not None else None
@@ -448,6 +430,20 @@ class SqlAuditRepository:
             query = query.where(audit_log.c.kind == kind)
         rows = (await self._conn.execute(query)).mappings().all()
         return [_event(row) for row in reversed(rows)]
+
+
+def rotation_parameters(rotation: CurrentRotation) -> dict[str, Any]:
+    """``ROTATE_IF_CURRENT``'s parameters for ``rotation``."""
+    return {
+        "sid": rotation.session_id,
+        "uid": rotation.user_id,
+        "presented": rotation.presented_hash,
+        "new_hash": rotation.new_hash,
+        "now": rotation.rotated_at,
+        "cap": rotation.refresh_expires_cap,
+        "ip": rotation.ip,
+        "ua": rotation.user_agent,
+    }
 
 
 def audit_values(event: AuditEvent) -> dict[str, Any]:
