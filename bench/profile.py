@@ -1,6 +1,6 @@
 """``python -m bench.profile PATH [--seconds S] [--redis]``: where a route's time goes.
 
-Starts the bench's user app (``uvicorn --workers 2``), logs a user in, drives ``GET PATH`` with
+Starts the bench's user app (``uvicorn --workers 2``; ``--standalone``: ``tokensmith serve --workers 2``), logs a user in, drives ``GET PATH`` with
 a Bearer token through wrk, and samples both workers with ``py-spy`` (bench extra). Prints the
 share of samples under each frame (inclusive), summed over the workers, and keeps the raw
 profiles (py-spy's "raw" format, one stack per line) in the temp folder it names.
@@ -18,8 +18,16 @@ import time
 from pathlib import Path
 
 from bench import services
-from bench.harness import Run, Users, login_all, register_all, start_user_app, user_app_env
-from bench.procs import BIN
+from bench.harness import (
+    Run,
+    Users,
+    db_upgrade,
+    login_all,
+    register_all,
+    start_user_app,
+    user_app_env,
+)
+from bench.procs import BIN, start_tokensmith
 from bench.wrk import ensure_wrk, render
 
 __all__ = ["COST_BUCKETS", "cost_model", "inclusive_shares"]
@@ -87,6 +95,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--redis", action="store_true", help="set REDIS_URL on the app")
     parser.add_argument("--database-url", help="DATABASE_URL (default: SQLite in a temp dir)")
+    parser.add_argument(
+        "--standalone", action="store_true", help="profile `tokensmith serve`, not the user app"
+    )
     parser.add_argument("--top", type=int, default=45)
     parser.add_argument("--match", default="", help="only frames matching this regex")
     args = parser.parse_args()
@@ -98,7 +109,12 @@ def main() -> None:
     extra = {"REDIS_URL": services.REDIS_URL} if args.redis else {}
     if args.database_url:
         extra["DATABASE_URL"] = args.database_url
-    app = start_user_app(run, "profile", user_app_env(run, "profile", **extra))
+    env = user_app_env(run, "profile", **extra)
+    if args.standalone:
+        db_upgrade(env, run.dir("profile"))
+        app = start_tokensmith(run.dir("profile"), env)
+    else:
+        app = start_user_app(run, "profile", env)
     try:
         users = Users.numbered(32, "profile.bench")
         register_all(app.url, users)
