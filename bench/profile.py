@@ -1,9 +1,11 @@
-"""``python -m bench.profile PATH [--seconds S] [--redis]``: where a route's time goes.
+"""``python -m bench.profile PATH [--seconds S] [--redis] [--standalone]``: where a route's time
+goes.
 
-Starts the bench's user app (``uvicorn --workers 2``; ``--standalone``: ``tokensmith serve --workers 2``), logs a user in, drives ``GET PATH`` with
-a Bearer token through wrk, and samples both workers with ``py-spy`` (bench extra). Prints the
-share of samples under each frame (inclusive), summed over the workers, and keeps the raw
-profiles (py-spy's "raw" format, one stack per line) in the temp folder it names.
+Starts the bench's user app (``uvicorn --workers 2``; with ``--standalone``, ``tokensmith serve
+--workers 2``), logs a user in, drives ``GET PATH`` with a Bearer token through wrk, and samples
+both workers with ``py-spy`` (bench extra). Prints the share of samples under each frame
+(inclusive), summed over the workers, and keeps the raw profiles (py-spy's "raw" format, one
+stack per line) in the temp folder it names.
 """
 
 from __future__ import annotations
