@@ -1,23 +1,38 @@
 """Password hashing with argon2id, always off the event loop.
 
-argon2-cffi releases the GIL while hashing, so a thread pool the size of the machine hashes in
-parallel while the event loop keeps serving protected routes.
+argon2 runs in a pool (:class:`HashingPool`): threads (argon2-cffi releases the GIL while
+hashing) or processes, at a lower scheduling priority than the event loops, so a login storm
+leaves the loops free to serve protected routes (the bench's ``stall`` and ``hashing``
+workloads measure the trade).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import multiprocessing
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from typing import Literal, TypeVar
 
 from argon2 import PasswordHasher as _Argon2
 from argon2 import Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-__all__ = ["OWASP_2023", "TESTING", "Argon2Parameters", "PasswordHasher"]
+__all__ = [
+    "OWASP_2023",
+    "SHIPPED_POOL",
+    "TESTING",
+    "Argon2Parameters",
+    "HashingPool",
+    "PasswordHasher",
+]
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,44 +50,157 @@ TESTING = Argon2Parameters(time_cost=1, memory_cost_kib=8, parallelism=1)
 """Cheap parameters for unit tests only."""
 
 
-def _lower_priority() -> None:
-    """Hashing threads yield the CPU to event loops: a login storm must not stall protected
-    routes (the "stall" benchmark). Linux applies nice values per thread."""
-    # Not Linux, or not allowed: hashing still works, at normal priority.
+@dataclass(frozen=True, slots=True)
+class HashingPool:
+    """Where argon2 runs and at which priority.
+
+    ``kind``: ``"threads"`` (in the server process) or ``"processes"`` (a pool of spawned
+    processes: nothing of a hash touches the server's GIL). ``workers``: the pool's size
+    (default: the CPU count, at least 2). ``nice``: the workers' nice value (Linux applies it per
+    thread). ``batch``: ``SCHED_BATCH`` as well (the kernel treats the workers as CPU-bound: they
+    never preempt an event loop on wake-up). Where the platform or the process's limits refuse a
+    setting, hashing still works, at the priority it has.
+    """
+
+    kind: Literal["threads", "processes"] = "threads"
+    workers: int | None = None
+    nice: int = 10
+    batch: bool = False
+
+    def size(self) -> int:
+        return self.workers or max(2, os.cpu_count() or 2)
+
+
+SHIPPED_POOL = HashingPool()
+"""What a server process hashes with unless told otherwise (see docs/performance.md, "Round two:
+what each way gave")."""
+
+
+def lower_priority(nice: int, batch: bool) -> None:
+    """Lower the calling thread's priority: ``SCHED_BATCH`` if ``batch``, then ``nice``.
+
+    Linux applies both per thread; elsewhere, or when not allowed, nothing changes."""
+    tid = threading.get_native_id()
+    if batch:
+        with contextlib.suppress(AttributeError, OSError):
+            os.sched_setscheduler(tid, os.SCHED_BATCH, os.sched_param(0))
     with contextlib.suppress(AttributeError, OSError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        os.setpriority(os.PRIO_PROCESS, tid, nice)
+
+
+def _argon2(params: Argon2Parameters) -> _Argon2:
+    return _Argon2(
+        time_cost=params.time_cost,
+        memory_cost=params.memory_cost_kib,
+        parallelism=params.parallelism,
+        type=Type.ID,
+    )
+
+
+def _matches(argon2: _Argon2, password_hash: str, password: str) -> bool:
+    try:
+        return bool(argon2.verify(password_hash, password))
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+# In a hashing process: its argon2 hasher, set up once by the pool's initializer.
+_process_argon2: _Argon2 | None = None
+
+
+def _process_start(params: Argon2Parameters, nice: int, batch: bool) -> None:
+    global _process_argon2
+    lower_priority(nice, batch)
+    _process_argon2 = _argon2(params)
+
+
+def _process_hash(password: str) -> str:
+    assert _process_argon2 is not None
+    return _process_argon2.hash(password)
+
+
+def _process_verify(password_hash: str, password: str) -> bool:
+    assert _process_argon2 is not None
+    return _matches(_process_argon2, password_hash, password)
 
 
 class PasswordHasher:
-    """Hashes and verifies passwords in a dedicated thread pool."""
+    """Hashes and verifies passwords in a dedicated pool (:class:`HashingPool`)."""
 
-    def __init__(self, params: Argon2Parameters = OWASP_2023, *, threads: int | None = None):
-        self._argon2 = _Argon2(
-            time_cost=params.time_cost,
-            memory_cost=params.memory_cost_kib,
-            parallelism=params.parallelism,
-            type=Type.ID,
-        )
-        self._pool = ThreadPoolExecutor(
-            max_workers=threads or max(2, os.cpu_count() or 2),
-            thread_name_prefix="argon2",
-            initializer=_lower_priority,
-        )
+    def __init__(
+        self,
+        params: Argon2Parameters = OWASP_2023,
+        *,
+        threads: int | None = None,
+        pool: HashingPool = SHIPPED_POOL,
+    ):
+        """``threads``: the pool's size (kept for callers that set only that)."""
+        self._params = params
+        self._argon2 = _argon2(params)
+        self._pool_spec = pool if threads is None else _replace_workers(pool, threads)
+        self._lock = threading.Lock()
+        self._closed = False
+        self._pool: Executor = self._new_pool()
         # Verifying against this when the email is unknown makes both failures cost the same.
         self._dummy_hash = self._argon2.hash("tokensmith timing equaliser")
 
     def __repr__(self) -> str:
-        return f"PasswordHasher(t={self._argon2.time_cost}, m={self._argon2.memory_cost}KiB)"
+        return (
+            f"PasswordHasher(t={self._argon2.time_cost}, m={self._argon2.memory_cost}KiB, "
+            f"{self._pool_spec.size()} {self._pool_spec.kind})"
+        )
+
+    @property
+    def pool(self) -> HashingPool:
+        return self._pool_spec
+
+    def _new_pool(self) -> Executor:
+        spec = self._pool_spec
+        if spec.kind == "processes":
+            # spawn, never fork: the server process has threads (and an event loop) to not copy.
+            return ProcessPoolExecutor(
+                max_workers=spec.size(),
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_process_start,
+                initargs=(self._params, spec.nice, spec.batch),
+            )
+        return ThreadPoolExecutor(
+            max_workers=spec.size(),
+            thread_name_prefix="argon2",
+            initializer=lower_priority,
+            initargs=(spec.nice, spec.batch),
+        )
+
+    async def _run(self, fn: Callable[..., _T], *args: str) -> _T:
+        loop = asyncio.get_running_loop()
+        pool = self._pool
+        try:
+            return await loop.run_in_executor(pool, fn, *args)
+        except BrokenProcessPool:
+            # A hashing process died (killed, out of memory): start a new pool, try once more.
+            with self._lock:
+                if self._closed:
+                    raise
+                if self._pool is pool:
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    self._pool = self._new_pool()
+                pool = self._pool
+            return await loop.run_in_executor(pool, fn, *args)
 
     async def hash(self, password: str) -> str:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self._argon2.hash, password)
+        if self._pool_spec.kind == "processes":
+            return await self._run(_process_hash, password)
+        return await self._run(self._argon2.hash, password)
 
     async def verify(self, password_hash: str | None, password: str) -> bool:
         """True when ``password`` matches; with ``password_hash=None`` burns the same time and
         returns False (unknown email)."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self._verify_sync, password_hash, password)
+        stored = password_hash or self._dummy_hash
+        if self._pool_spec.kind == "processes":
+            ok = await self._run(_process_verify, stored, password)
+        else:
+            ok = await self._run(self._verify_here, stored, password)
+        return ok and password_hash is not None
 
     def needs_rehash(self, password_hash: str) -> bool:
         try:
@@ -81,14 +209,20 @@ class PasswordHasher:
             return True
 
     def verify_sync(self, password_hash: str | None, password: str) -> bool:
-        return self._verify_sync(password_hash, password)
+        """:meth:`verify` in the calling thread (never on an event loop)."""
+        ok = self._verify_here(password_hash or self._dummy_hash, password)
+        return ok and password_hash is not None
 
-    def _verify_sync(self, password_hash: str | None, password: str) -> bool:
-        try:
-            self._argon2.verify(password_hash or self._dummy_hash, password)
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
-            return False
-        return password_hash is not None
+    def _verify_here(self, password_hash: str, password: str) -> bool:
+        return _matches(self._argon2, password_hash, password)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Stop the pool: queued hashes are cancelled; hashing processes exit once their
+        current hash (if any) is done. Does not block."""
+        with self._lock:
+            self._closed = True
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _replace_workers(pool: HashingPool, workers: int) -> HashingPool:
+    return HashingPool(kind=pool.kind, workers=workers, nice=pool.nice, batch=pool.batch)
