@@ -50,9 +50,7 @@ def _worker(threads: int, duration_s: float, start_at: float, out: multiprocessi
     out.put((sum(counts), time.process_time() - cpu_before))
 
 
-def measure(
-    processes: int = 2, threads: int = 2, duration_s: float = 5.0
-) -> tuple[float, float]:
+def measure(processes: int = 2, threads: int = 2, duration_s: float = 5.0) -> tuple[float, float]:
     """Verifies per second across ``processes`` x ``threads``, and CPU ms per verify."""
     ctx = multiprocessing.get_context("spawn")
     out: multiprocessing.Queue = ctx.Queue()  # type: ignore[type-arg]

@@ -81,7 +81,7 @@ def _variant(run: Run, name: str, i: int) -> dict[str, Any]:
             quiet_wait_s=0,
         ).as_dict()
         thread.join()
-    logins = storm["m"].as_dict() if "m" in storm else None
+    logins: dict[str, Any] | None = storm["m"].as_dict() if "m" in storm else None
     ratio = round(during["p99_ms"] / idle["p99_ms"], 2) if idle["p99_ms"] else None
     rate = raw["verifies_per_s"]
     login_ratio = round(logins["rps"] / rate, 3) if logins and rate else None

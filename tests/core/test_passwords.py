@@ -3,11 +3,15 @@ loops where Linux allows it, and the pool stops with the hasher."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import select
 import signal
+import subprocess
 import sys
 import threading
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -40,7 +44,7 @@ async def test_hash_and_verify_in_the_pool(pool: HashingPool) -> None:
         assert not await hasher.verify("not a hash", "correct horse")
         assert hasher.verify_sync(stored, "correct horse")
     finally:
-        hasher.close()
+        await hasher.aclose()
 
 
 def test_the_shipped_pool_is_threads_at_nice_10_sized_to_the_machine() -> None:
@@ -87,54 +91,92 @@ async def test_hashing_threads_run_at_the_pools_priority() -> None:
         hasher.close()
 
 
-def _processes(hasher: PasswordHasher) -> list[int]:
-    pool = hasher._pool
-    assert isinstance(pool, ProcessPoolExecutor)
-    return list(pool._processes)
-
-
 @linux_only
 async def test_hashing_processes_run_at_the_pools_priority() -> None:
     hasher = PasswordHasher(TESTING, pool=HashingPool("processes", workers=1, nice=19, batch=True))
     try:
         await hasher.hash("warm the pool up")
-        (pid,) = _processes(hasher)
+        (pid,) = hasher.process_ids()
         assert pid != os.getpid()
         assert os.getpriority(os.PRIO_PROCESS, pid) == 19
         assert os.sched_getscheduler(pid) == os.SCHED_BATCH
+        # The server's own threads keep their priority.
+        assert _priority_here() == (os.getpriority(os.PRIO_PROCESS, 0), os.SCHED_OTHER)
     finally:
-        hasher.close()
+        await hasher.aclose()
 
 
-async def test_closing_stops_the_hashing_processes() -> None:
-    """close() does not block; the processes exit, and no hash is accepted afterwards."""
+def _exited(pid: int) -> bool:
+    """Whether ``pid`` is gone or a zombie (ended, not yet reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+async def test_closing_waits_for_the_hashing_processes_to_end() -> None:
+    """aclose() (the server's shutdown) returns once every hashing process has exited, and no
+    hash is accepted afterwards."""
     hasher = PasswordHasher(TESTING, pool=HashingPool("processes", workers=2))
-    await hasher.hash("one")
-    pool = hasher._pool
-    assert isinstance(pool, ProcessPoolExecutor)
-    processes = list(pool._processes.values())
-    assert processes
-    hasher.close()
-    for process in processes:
-        process.join(timeout=30)
-        assert not process.is_alive()
+    await asyncio.gather(hasher.hash("one"), hasher.hash("two"))
+    pids = hasher.process_ids()
+    assert pids
+    await hasher.aclose()
+    assert hasher.process_ids() == []
+    if sys.platform.startswith("linux"):
+        assert all(_exited(pid) for pid in pids)
     with pytest.raises(RuntimeError):
-        await hasher.hash("two")
+        await hasher.hash("three")
+
+
+def test_close_does_not_wait_and_the_processes_still_end() -> None:
+    hasher = PasswordHasher(TESTING, pool=HashingPool("processes", workers=1))
+    assert hasher.verify_sync(None, "x") is False  # in the caller: no process needed
+    assert hasher.process_ids() == []
+    hasher.close()
+    with pytest.raises(RuntimeError):
+        asyncio.run(hasher.hash("after close"))
 
 
 @linux_only
 async def test_a_killed_hashing_process_is_replaced() -> None:
-    """A hashing process that dies (out of memory, killed) breaks the pool: the next hash starts
-    a new pool rather than failing every login until a restart."""
+    """A hashing process that dies (out of memory, killed) is replaced on the next hash rather
+    than failing every login until a restart."""
     hasher = PasswordHasher(TESTING, pool=HashingPool("processes", workers=1))
     try:
         stored = await hasher.hash("before")
-        pool = hasher._pool
-        assert isinstance(pool, ProcessPoolExecutor)
-        (process,) = pool._processes.values()
-        os.kill(process.pid, signal.SIGKILL)
-        process.join(timeout=30)
+        (pid,) = hasher.process_ids()
+        os.kill(pid, signal.SIGKILL)
         assert await hasher.verify(stored, "before")
-        assert hasher._pool is not pool
+        (replacement,) = hasher.process_ids()
+        assert replacement != pid
     finally:
-        hasher.close()
+        await hasher.aclose()
+
+
+async def test_a_hashing_process_exits_when_its_server_process_dies() -> None:
+    """Its stdin is the server's pipe: when the server dies without closing anything (SIGKILL),
+    the pipe closes and the hashing process exits instead of lingering."""
+    script = (
+        "import asyncio, os, sys\n"
+        "from tokensmith.core.passwords import TESTING, HashingPool, PasswordHasher\n"
+        "h = PasswordHasher(TESTING, pool=HashingPool('processes', workers=1))\n"
+        "asyncio.run(h.hash('x'))\n"
+        "print(h.process_ids()[0], flush=True)\n"
+        "os.kill(os.getpid(), 9)\n"
+    )
+    server = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert server.returncode == -signal.SIGKILL
+    child = int(server.stdout.strip())
+    # Not our child (reparented), so no waitpid: a pidfd becomes readable when it exits.
+    if hasattr(os, "pidfd_open"):
+        with contextlib.suppress(ProcessLookupError):
+            fd = os.pidfd_open(child)
+            try:
+                select.select([fd], [], [], 30)
+            finally:
+                os.close(fd)
+        assert _exited(child)

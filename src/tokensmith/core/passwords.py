@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import multiprocessing
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
 from argon2 import PasswordHasher as _Argon2
 from argon2 import Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from tokensmith.core.hashing_processes import HashingProcesses
 
 __all__ = [
     "OWASP_2023",
@@ -104,26 +104,6 @@ def _matches(argon2: _Argon2, password_hash: str, password: str) -> bool:
         return False
 
 
-# In a hashing process: its argon2 hasher, set up once by the pool's initializer.
-_process_argon2: _Argon2 | None = None
-
-
-def _process_start(params: Argon2Parameters, nice: int, batch: bool) -> None:
-    global _process_argon2
-    lower_priority(nice, batch)
-    _process_argon2 = _argon2(params)
-
-
-def _process_hash(password: str) -> str:
-    assert _process_argon2 is not None
-    return _process_argon2.hash(password)
-
-
-def _process_verify(password_hash: str, password: str) -> bool:
-    assert _process_argon2 is not None
-    return _matches(_process_argon2, password_hash, password)
-
-
 class PasswordHasher:
     """Hashes and verifies passwords in a dedicated pool (:class:`HashingPool`)."""
 
@@ -137,10 +117,20 @@ class PasswordHasher:
         """``threads``: the pool's size (kept for callers that set only that)."""
         self._params = params
         self._argon2 = _argon2(params)
-        self._pool_spec = pool if threads is None else _replace_workers(pool, threads)
-        self._lock = threading.Lock()
-        self._closed = False
-        self._pool: Executor = self._new_pool()
+        self._pool_spec = spec = pool if threads is None else _replace_workers(pool, threads)
+        self._processes: HashingProcesses | None = None
+        if spec.kind == "processes":
+            # The threads only wait on the children's pipes: normal priority, so a thread
+            # holding the GIL is never one the kernel puts behind everything else.
+            self._processes = HashingProcesses(spec.size(), params, spec.nice, spec.batch)
+            self._pool = ThreadPoolExecutor(spec.size(), thread_name_prefix="argon2-pipe")
+        else:
+            self._pool = ThreadPoolExecutor(
+                max_workers=spec.size(),
+                thread_name_prefix="argon2",
+                initializer=lower_priority,
+                initargs=(spec.nice, spec.batch),
+            )
         # Verifying against this when the email is unknown makes both failures cost the same.
         self._dummy_hash = self._argon2.hash("tokensmith timing equaliser")
 
@@ -154,50 +144,24 @@ class PasswordHasher:
     def pool(self) -> HashingPool:
         return self._pool_spec
 
-    def _new_pool(self) -> Executor:
-        spec = self._pool_spec
-        if spec.kind == "processes":
-            # spawn, never fork: the server process has threads (and an event loop) to not copy.
-            return ProcessPoolExecutor(
-                max_workers=spec.size(),
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_process_start,
-                initargs=(self._params, spec.nice, spec.batch),
-            )
-        return ThreadPoolExecutor(
-            max_workers=spec.size(),
-            thread_name_prefix="argon2",
-            initializer=lower_priority,
-            initargs=(spec.nice, spec.batch),
-        )
+    def process_ids(self) -> list[int]:
+        """The hashing processes running now (none for a thread pool)."""
+        return self._processes.pids() if self._processes else []
 
     async def _run(self, fn: Callable[..., _T], *args: str) -> _T:
-        loop = asyncio.get_running_loop()
-        pool = self._pool
-        try:
-            return await loop.run_in_executor(pool, fn, *args)
-        except BrokenProcessPool:
-            # A hashing process died (killed, out of memory): start a new pool, try once more.
-            with self._lock:
-                if self._closed:
-                    raise
-                if self._pool is pool:
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    self._pool = self._new_pool()
-                pool = self._pool
-            return await loop.run_in_executor(pool, fn, *args)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
     async def hash(self, password: str) -> str:
-        if self._pool_spec.kind == "processes":
-            return await self._run(_process_hash, password)
+        if self._processes is not None:
+            return str(await self._run(self._processes.call, "hash", password))
         return await self._run(self._argon2.hash, password)
 
     async def verify(self, password_hash: str | None, password: str) -> bool:
         """True when ``password`` matches; with ``password_hash=None`` burns the same time and
         returns False (unknown email)."""
         stored = password_hash or self._dummy_hash
-        if self._pool_spec.kind == "processes":
-            ok = await self._run(_process_verify, stored, password)
+        if self._processes is not None:
+            ok = bool(await self._run(self._processes.call, "verify", stored, password))
         else:
             ok = await self._run(self._verify_here, stored, password)
         return ok and password_hash is not None
@@ -217,11 +181,22 @@ class PasswordHasher:
         return _matches(self._argon2, password_hash, password)
 
     def close(self) -> None:
-        """Stop the pool: queued hashes are cancelled; hashing processes exit once their
-        current hash (if any) is done. Does not block."""
-        with self._lock:
-            self._closed = True
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        """Stop without waiting: queued hashes are cancelled; hashing threads and processes end
+        once their current hash (if any) is done."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._processes is not None:
+            self._processes.close(wait=False)
+
+    async def aclose(self) -> None:
+        """:meth:`close`, then wait (off the event loop) until every hashing thread and process
+        has ended: what a server's shutdown does."""
+        self.close()
+        await asyncio.to_thread(self._wait_closed)
+
+    def _wait_closed(self) -> None:
+        self._pool.shutdown(wait=True)
+        if self._processes is not None:
+            self._processes.close(wait=True)
 
 
 def _replace_workers(pool: HashingPool, workers: int) -> HashingPool:
