@@ -207,8 +207,9 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, dict[str, Any] | None, str
         )
     st = results.get("stall")
     if st:
-        rows.append(("stall: /auth/me idle (paced probe)", st["idle"], ""))
-        rows.append(("stall: /auth/me during login storm", st["storm"], ""))
+        ratios = ", ".join(str(r["ratio"]) for r in st.get("rounds", []))
+        rows.append(("stall: /auth/me idle (paced probe, median round)", st["idle"], ""))
+        rows.append(("stall: /auth/me during login storm", st["storm"], f"rounds' ratios {ratios}"))
     pr = results.get("propagation")
     if pr and "p50_ms" in pr:
         rows.append(

@@ -186,8 +186,9 @@ def evaluate(results: dict[str, Any]) -> list[Target]:
                 st["ratio"],
                 "<= 3",
                 st["ratio"] <= 3,
+                f"median of {len(st.get('rounds', [st]))} alternating rounds; median round "
                 f"{st['storm']['p99_ms']:.2f} vs {st['idle']['p99_ms']:.2f} ms",
-                _disturbed(st["idle"]),
+                _disturbed(*(r["idle"] for r in st.get("rounds", [st]))),
             )
         )
     pr = results.get("propagation")
