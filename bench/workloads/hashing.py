@@ -1,10 +1,10 @@
 """10. hashing: the stall and login measures for each way of keeping argon2 off the event loops'
 CPUs (bench/apps/hashing.py), every variant once per round, rounds alternating.
 
-Per variant and round: ``/auth/me`` p99 from the paced probe, idle and during a login storm (the
-``stall`` workload's method); the storm's login rate against the raw argon2 rate measured right
-before it (login ÷ raw, as the ``login`` workload does it), and the server's CPU per login
-(hashing processes included). Each variant's figures are the medians of its rounds.
+Per variant and round: the raw argon2 rate; ``/auth/me`` p99 from the paced probe, idle and then
+during a login storm (the ``stall`` workload's method); the storm's login rate against that raw
+rate (login ÷ raw, as the ``login`` workload does it), and the server's CPU per login (hashing
+processes included). Each variant's figures are the medians of its rounds.
 """
 
 from __future__ import annotations
@@ -51,10 +51,11 @@ def _variant(run: Run, name: str, i: int) -> dict[str, Any]:
         )
         access, _ = login_all(server.url, users.emails[:1])[0]
         probe = render("probe", run.workdir, path="/auth/me", token=access, delay_ms=PROBE_DELAY_MS)
+        # The raw rate first, so the idle probe and the storm are back to back.
+        raw = raw_argon2_rate(run)
         idle: dict[str, Any] = run.wrk(
             server.url + "/auth/me", probe, connections=PROBE_CONNECTIONS
         ).as_dict()
-        raw = raw_argon2_rate(run)
         storm: dict[str, Measurement] = {}
         cpu: list[float] = []
 
