@@ -3,10 +3,10 @@ for the ``hashing`` workload (``uvicorn bench.apps.hashing:<factory> --factory``
 is a :class:`~tokensmith.core.passwords.HashingPool`; every pool has 2 workers per server
 process (the CPU count here) unless named otherwise:
 
-* ``shipped``: what tokensmith ships (``SHIPPED_POOL``);
-* ``nice10``: threads at nice 10 (round one's setting);
+* ``shipped``: what tokensmith ships (``SHIPPED_POOL``: processes, ``SCHED_BATCH``, nice 19);
+* ``nice10``: threads at nice 10 (round one's setting, shipped until round two);
 * ``batch10`` / ``batch19``: threads under ``SCHED_BATCH`` at nice 10 / 19;
-* ``procs10`` / ``procs19``: a pool of spawned processes under ``SCHED_BATCH`` at nice 10 / 19;
+* ``procs10`` / ``procs19``: hashing processes under ``SCHED_BATCH`` at nice 10 / 19;
 * ``one_thread``: threads at nice 10, one per server process (one fewer than cores; the same as
   a per-worker semaphore of one around the hash).
 
@@ -24,12 +24,12 @@ from tokensmith.server.app import create_app_from_env
 
 POOLS: dict[str, HashingPool] = {
     "shipped": passwords.SHIPPED_POOL,
-    "nice10": HashingPool("threads", nice=10),
+    "nice10": HashingPool("threads", nice=10, batch=False),
     "batch10": HashingPool("threads", nice=10, batch=True),
     "batch19": HashingPool("threads", nice=19, batch=True),
     "procs10": HashingPool("processes", nice=10, batch=True),
     "procs19": HashingPool("processes", nice=19, batch=True),
-    "one_thread": HashingPool("threads", workers=1, nice=10),
+    "one_thread": HashingPool("threads", workers=1, nice=10, batch=False),
 }
 
 
@@ -67,3 +67,16 @@ def procs19() -> FastAPI:
 
 def one_thread() -> FastAPI:
     return _with_pool(POOLS["one_thread"])
+
+
+def cheap_argon2() -> FastAPI:
+    """Not a pool: the shipped app with the unit tests' argon2 parameters (8 KiB, t=1), so a
+    login's CPU is everything but the hash (the cost model's "login without argon2")."""
+    from tokensmith.core.passwords import TESTING
+    from tokensmith.server.app import create_app
+    from tokensmith.server.logging import configure_logging
+    from tokensmith.settings import load_settings
+
+    settings = load_settings()
+    configure_logging(settings.tokensmith_log_level)
+    return create_app(settings, argon2=TESTING)
