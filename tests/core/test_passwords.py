@@ -180,3 +180,18 @@ async def test_a_hashing_process_exits_when_its_server_process_dies() -> None:
             finally:
                 os.close(fd)
         assert _exited(child)
+
+
+@pytest.mark.parametrize("pool", POOLS, ids=lambda p: p.kind)
+async def test_a_password_argon2_refuses_raises_and_the_pool_lives_on(pool: HashingPool) -> None:
+    """A lone surrogate is not UTF-8: argon2 raises, in a thread or in the hashing process (which
+    answers with the error's type instead of dying), and the next hash works."""
+    hasher = PasswordHasher(TESTING, pool=pool)
+    try:
+        with pytest.raises(ValueError):  # UnicodeEncodeError, HashingFailed
+            await hasher.hash("\ud800")
+        pids = hasher.process_ids()
+        assert await hasher.verify(await hasher.hash("fine"), "fine")
+        assert hasher.process_ids() == pids
+    finally:
+        await hasher.aclose()

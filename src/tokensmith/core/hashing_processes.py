@@ -28,7 +28,11 @@ from typing import IO, TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from tokensmith.core.passwords import Argon2Parameters
 
-__all__ = ["HashingProcesses"]
+__all__ = ["HashingFailed", "HashingProcesses"]
+
+
+class HashingFailed(ValueError):
+    """argon2 raised in a hashing process (the child lives on)."""
 
 
 class _Child:
@@ -50,7 +54,11 @@ class _Child:
         line = self.stdout.readline()
         if not line:
             raise BrokenPipeError("hashing process ended")
-        return json.loads(line)
+        answer = json.loads(line)
+        if isinstance(answer, dict):
+            # What argon2 raised in the child (its type only: the message could hold input).
+            raise HashingFailed(f"argon2 raised {answer['error']} in the hashing process")
+        return answer
 
     def close(self) -> None:
         for stream in (self.stdin, self.stdout):
@@ -129,10 +137,14 @@ def _serve(spec: dict[str, Any]) -> None:
     out = sys.stdout.buffer
     for line in sys.stdin.buffer:
         request = json.loads(line)
-        if request[0] == "hash":
-            answer: object = argon2.hash(request[1])
-        else:
-            answer = _matches(argon2, request[1], request[2])
+        answer: object
+        try:
+            if request[0] == "hash":
+                answer = argon2.hash(request[1])
+            else:
+                answer = _matches(argon2, request[1], request[2])
+        except Exception as exc:  # e.g. a password with a lone surrogate: not UTF-8
+            answer = {"error": type(exc).__name__}
         out.write(json.dumps(answer).encode() + b"\n")
         out.flush()
 
