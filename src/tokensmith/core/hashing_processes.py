@@ -60,10 +60,15 @@ class _Child:
             raise HashingFailed(f"argon2 raised {answer['error']} in the hashing process")
         return answer
 
+    def end_input(self) -> None:
+        """The child exits once it has answered what it is working on."""
+        with contextlib.suppress(OSError, ValueError):
+            self.stdin.close()
+
     def close(self) -> None:
-        for stream in (self.stdin, self.stdout):
-            with contextlib.suppress(OSError):
-                stream.close()
+        self.end_input()
+        with contextlib.suppress(OSError, ValueError):
+            self.stdout.close()
 
 
 class HashingProcesses:
@@ -115,16 +120,24 @@ class HashingProcesses:
             return [c.process.pid for c in self._children if c.process.poll() is None]
 
     def close(self, *, wait: bool) -> None:
-        """Close every child's stdin: each exits after its current request. ``wait``: until
-        they have exited."""
+        """Close every child's stdin: each exits after its current request (whose answer its
+        caller still reads). ``wait``: until they have exited; otherwise a daemon thread reaps
+        them."""
         with self._lock:
             self._closed = True
             children = list(self._children)
         for child in children:
-            child.close()
+            child.end_input()
         if wait:
-            for child in children:
-                child.process.wait()
+            _reap(children)
+        elif children:
+            threading.Thread(target=_reap, args=(children,), daemon=True).start()
+
+
+def _reap(children: list[_Child]) -> None:
+    for child in children:
+        child.process.wait()
+        child.close()
 
 
 def _serve(spec: dict[str, Any]) -> None:
