@@ -203,7 +203,7 @@ class Services:
             await self.feed.close()
         await close_rate_limit_storage(self.rate_limit_storage)
         await self.database.close()
-        self.hasher.close()
+        await self.hasher.aclose()
 
 
 def build_services(
