@@ -29,7 +29,7 @@ from bench.harness import (
     start_user_app,
     user_app_env,
 )
-from bench.procs import BIN, start_tokensmith
+from bench.procs import BIN, start_tokensmith, start_uvicorn_factory
 from bench.wrk import ensure_wrk, render
 
 __all__ = ["COST_BUCKETS", "cost_model", "inclusive_shares"]
@@ -93,12 +93,17 @@ def inclusive_shares(raw_files: list[Path]) -> tuple[int, collections.Counter[st
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("path", help="a GET route with a Bearer token, or /auth/refresh")
+    parser.add_argument(
+        "path", help="a GET route with a Bearer token, /auth/refresh or /auth/login"
+    )
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--redis", action="store_true", help="set REDIS_URL on the app")
     parser.add_argument("--database-url", help="DATABASE_URL (default: SQLite in a temp dir)")
     parser.add_argument(
         "--standalone", action="store_true", help="profile `tokensmith serve`, not the user app"
+    )
+    parser.add_argument(
+        "--app", help="profile this uvicorn factory instead (e.g. bench.apps.hashing:cheap_argon2)"
     )
     parser.add_argument("--top", type=int, default=45)
     parser.add_argument("--match", default="", help="only frames matching this regex")
@@ -115,6 +120,9 @@ def main() -> None:
     if args.standalone:
         db_upgrade(env, run.dir("profile"))
         app = start_tokensmith(run.dir("profile"), env)
+    elif args.app:
+        db_upgrade(env, run.dir("profile"))
+        app = start_uvicorn_factory("profile", args.app, run.dir("profile"), env)
     else:
         app = start_user_app(run, "profile", env)
     try:
@@ -133,6 +141,15 @@ def main() -> None:
                 path=args.path,
                 body_key="refreshToken",
                 resp_key="refreshToken",
+            )
+        elif args.path == "/auth/login":
+            script = render(
+                "login",
+                workdir,
+                users_file=users.write(workdir / "users.txt"),
+                threads=2,
+                path=args.path,
+                email_key="email",
             )
         else:
             script = run.bearer_script(args.path, sessions[0][0])
