@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import threading
 
 __all__ = ["Checkpointer"]
 
@@ -34,6 +35,10 @@ class Checkpointer:
     def __init__(self, path: str) -> None:
         self._path = path
         self._connection: sqlite3.Connection | None = None
+        # The connection is used on a worker thread; whoever finishes last closes it.
+        self._lock = threading.Lock()
+        self._in_flight = False
+        self._stopping = False
 
     def __repr__(self) -> str:
         return f"Checkpointer(every {self.INTERVAL_S * 1000:.0f} ms)"
@@ -44,12 +49,34 @@ class Checkpointer:
             while True:
                 await asyncio.sleep(self.INTERVAL_S)
                 try:
-                    await asyncio.to_thread(self.checkpoint)
+                    await asyncio.to_thread(self._checkpoint_on_thread)
                 except sqlite3.Error as exc:
                     log.debug("WAL checkpoint failed: %s", exc)
-                    self.close()
         finally:
-            self.close()
+            # Cancelled (the server stops): a checkpoint still running on its thread closes
+            # the connection when it is done; else it is closed here.
+            with self._lock:
+                self._stopping = True
+                idle = not self._in_flight
+            if idle:
+                self.close()
+
+    def _checkpoint_on_thread(self) -> None:
+        with self._lock:
+            if self._stopping:
+                return
+            self._in_flight = True
+        try:
+            self.checkpoint()
+        except sqlite3.Error:
+            self.close()  # opened again next round
+            raise
+        finally:
+            with self._lock:
+                self._in_flight = False
+                stopping = self._stopping
+            if stopping:
+                self.close()
 
     def checkpoint(self) -> tuple[int, int]:
         """One round: ``(pages in the WAL, pages copied back)`` after it."""
