@@ -30,9 +30,8 @@ import asyncio
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import asyncpg
 from sqlalchemy import Column
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -44,6 +43,9 @@ from tokensmith.storage.sql.inline_sqlite import configure
 from tokensmith.storage.sql.one_trip import audit_parameters, one_trip
 from tokensmith.storage.sql.repositories import INSERT_AUDIT, ROTATE_IF_CURRENT, audit_values
 from tokensmith.storage.sql.tables import sessions
+
+if TYPE_CHECKING:  # the postgres extra: imported where a pool opens
+    import asyncpg
 
 __all__ = ["DirectRotation", "PostgresPool", "Prepared", "SqliteConnection"]
 
@@ -206,6 +208,8 @@ class PostgresPool:
             return row
 
     async def _open(self) -> asyncpg.Pool:
+        import asyncpg  # the postgres extra; SQLite deployments do not have it
+
         async with self._opening:
             if self._pool is None:
                 pool = asyncpg.create_pool(
@@ -219,7 +223,7 @@ class PostgresPool:
         if pool is not None:
             try:
                 await asyncio.wait_for(pool.close(), 5)
-            except (TimeoutError, OSError, asyncpg.PostgresError):
+            except Exception:  # a pool that cannot close cleanly is terminated
                 pool.terminate()
 
 
