@@ -7,7 +7,8 @@ compare what round three of issue 16 changed:
 
 * ``--max-pause S``: the longest pause between tries for the write lock (shipped: 0.001);
 * ``--autocheckpoint``: SQLite's own checkpoints inside commits (as before round three) instead
-  of the checkpointer thread (``storage/sql/checkpoint.py``).
+  of the checkpointer thread (``storage/sql/checkpoint.py``);
+* ``--pragma NAME=VALUE``: more settings on the rotation's connection (``mmap_size=...``).
 
 Prints one JSON line. The figures in docs/performance.md come from alternating runs of it.
 """
@@ -103,6 +104,8 @@ def _worker(data: Path, tokens: list[str], args: argparse.Namespace, out: Any) -
         assert first.refresh_token is not None and connection._connection is not None
         if args.autocheckpoint:
             connection._connection.execute("PRAGMA wal_autocheckpoint=1000")
+        for pragma in args.pragma:
+            connection._connection.execute(f"PRAGMA {pragma}")
         await asyncio.gather(*(chain(t) for t in [first.refresh_token, *tokens[1:]]))
         await services.stop()
         out.put({"rotations": len(latencies), "busy": busy[0], "latencies": latencies})
@@ -136,6 +139,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 2),
         "max_ms": round(latencies[-1] * 1000, 2),
         "wal_interval_s": checkpoint.Checkpointer.INTERVAL_S,
+        "pragmas": args.pragma,
     }
 
 
@@ -145,6 +149,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--max-pause", type=float, default=direct.SqliteConnection.MAX_PAUSE_S)
     parser.add_argument("--autocheckpoint", action="store_true")
+    parser.add_argument(
+        "--pragma", action="append", default=[], help="e.g. mmap_size=268435456 (repeatable)"
+    )
     print(json.dumps(measure(parser.parse_args())))
 
 
