@@ -89,8 +89,27 @@ class Prepared:
         }
 
 
-class SqliteBusy(Exception):
-    """Another process holds SQLite's write lock: try again after yielding to the loop."""
+class SqliteBusy(sqlite3.OperationalError):
+    """Another connection holds SQLite's write lock: try again after yielding to the loop (an
+    ``OperationalError``, so uncaught it is a 503 like any lock timeout)."""
+
+
+def immediate(connection: sqlite3.Connection, steps: Callable[[sqlite3.Connection], Any]) -> Any:
+    """``steps`` between ``BEGIN IMMEDIATE`` and ``COMMIT`` (``ROLLBACK`` if it raises);
+    :class:`SqliteBusy` when another connection holds the write lock."""
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY:
+            raise SqliteBusy() from None
+        raise
+    try:
+        result = steps(connection)
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+    return result
 
 
 class SqliteConnection:
@@ -129,7 +148,7 @@ class SqliteConnection:
                 return self.transaction(steps)
             except SqliteBusy:
                 if loop.time() >= deadline:
-                    raise sqlite3.OperationalError("database is locked") from None
+                    raise
             await asyncio.sleep(pause)
             pause = min(pause * 2, self.MAX_PAUSE_S)
 
@@ -148,22 +167,12 @@ class SqliteConnection:
                 raise
             self._connection = connection
         try:
-            try:
-                connection.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                if exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY:
-                    raise SqliteBusy() from None
-                raise
-            try:
-                result = steps(connection)
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
-            connection.execute("COMMIT")
+            return immediate(connection, steps)
+        except SqliteBusy:
+            raise  # the connection is fine
         except sqlite3.Error:
             self.close()
             raise
-        return result
 
     def close(self) -> None:
         if self._connection is not None:
@@ -263,24 +272,21 @@ class DirectRotation:
             arguments = self._rotate.arguments({**params, **audit_parameters(audit)})
             found = await self._postgres.fetchrow(self._rotate.sql, arguments)
             return self._rotate.mapping(found) if found is not None else None
+
+        def steps(connection: sqlite3.Connection) -> dict[str, Any] | None:
+            return self._sqlite_steps(connection, params, audit)
+
         async with self._write_lock:
             if self._sqlite is not None:
-                row: dict[str, Any] | None = await self._sqlite.run(
-                    lambda c: self._sqlite_steps(c, params, audit)
-                )
+                row: dict[str, Any] | None = await self._sqlite.run(steps)
                 return row
-            # An in-memory or URI database: only the pool's connections see it.
+            # A URI database: only the pool's connections see it (they wait in SQLite's busy
+            # handler, as every statement of the pool does).
             async with self._engine.connect() as conn:
                 raw = await conn.get_raw_connection()
                 assert raw.driver_connection is not None
                 inline = raw.driver_connection._connection  # inline_sqlite: the sqlite3 one
-                inline.execute("BEGIN IMMEDIATE")
-                try:
-                    row = self._sqlite_steps(inline, params, audit)
-                except BaseException:
-                    inline.execute("ROLLBACK")
-                    raise
-                inline.execute("COMMIT")
+                row = immediate(inline, steps)
                 return row
 
     def _sqlite_steps(
