@@ -11,20 +11,19 @@ from __future__ import annotations
 
 import os
 import statistics
-import threading
 from typing import Any
 
 from bench.apps.hashing import POOLS
 from bench.harness import Run, Users, db_upgrade, login_all, register_all, stopping
-from bench.machine import wait_for_quiet
 from bench.procs import start_uvicorn_factory, tokensmith_env
 from bench.workloads.login import (
     LOGIN_CONNECTIONS,
     PROBE_CONNECTIONS,
     PROBE_DELAY_MS,
+    probe_during_storm,
     raw_argon2_rate,
 )
-from bench.wrk import Measurement, render, run_wrk
+from bench.wrk import render
 
 __all__ = ["VARIANTS", "run_hashing"]
 
@@ -56,33 +55,8 @@ def _variant(run: Run, name: str, i: int) -> dict[str, Any]:
         idle: dict[str, Any] = run.wrk(
             server.url + "/auth/me", probe, connections=PROBE_CONNECTIONS
         ).as_dict()
-        storm: dict[str, Measurement] = {}
         cpu: list[float] = []
-
-        def login_storm() -> None:
-            cpu.append(server.cpu_s())
-            storm["m"] = run_wrk(
-                server.url + "/auth/login",
-                login_script,
-                duration_s=run.duration_s + 2,
-                connections=LOGIN_CONNECTIONS,
-                quiet_wait_s=0,
-            )
-            cpu.append(server.cpu_s())
-
-        wait_for_quiet(run.quiet_wait_s)
-        thread = threading.Thread(target=login_storm)
-        thread.start()
-        during: dict[str, Any] = run_wrk(
-            server.url + "/auth/me",
-            probe,
-            duration_s=run.duration_s,
-            warmup_s=1.0,
-            connections=PROBE_CONNECTIONS,
-            quiet_wait_s=0,
-        ).as_dict()
-        thread.join()
-    logins: dict[str, Any] | None = storm["m"].as_dict() if "m" in storm else None
+        during, logins = probe_during_storm(run, server, probe, login_script, cpu)
     ratio = round(during["p99_ms"] / idle["p99_ms"], 2) if idle["p99_ms"] else None
     rate = raw["verifies_per_s"]
     login_ratio = round(logins["rps"] / rate, 3) if logins and rate else None

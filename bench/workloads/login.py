@@ -124,14 +124,17 @@ def run_login(run: Run) -> dict[str, Any]:
 STALL_ROUNDS = 3
 
 
-def _probe_during_storm(
-    run: Run, server: Server, probe: Any, login_script: Any
+def probe_during_storm(
+    run: Run, server: Server, probe: Any, login_script: Any, cpu: list[float] | None = None
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The probe while a login storm runs: the storm has ~1 s to reach full speed before the
-    probe starts, and outlasts it."""
+    probe starts, and outlasts it. ``cpu``, when given, gets the server's CPU seconds before
+    and after the storm."""
     storm: dict[str, Measurement] = {}
 
     def login_storm() -> None:
+        if cpu is not None:
+            cpu.append(server.cpu_s())
         storm["m"] = run_wrk(
             server.url + "/auth/login",
             login_script,
@@ -139,6 +142,8 @@ def _probe_during_storm(
             connections=LOGIN_CONNECTIONS,
             quiet_wait_s=0,
         )
+        if cpu is not None:
+            cpu.append(server.cpu_s())
 
     wait_for_quiet(run.quiet_wait_s)
     thread = threading.Thread(target=login_storm)
@@ -167,7 +172,7 @@ def run_stall(run: Run) -> dict[str, Any]:
         for i in range(n):
             run.log(f"  stall round {i + 1}/{n}: /auth/me idle, then during a login storm")
             idle = run.wrk(server.url + "/auth/me", probe, connections=PROBE_CONNECTIONS).as_dict()
-            during, logins = _probe_during_storm(run, server, probe, login_script)
+            during, logins = probe_during_storm(run, server, probe, login_script)
             ratio = round(during["p99_ms"] / idle["p99_ms"], 2) if idle["p99_ms"] else 0.0
             run.log(
                 f"    p99 idle {idle['p99_ms']:.2f} ms, during storm {during['p99_ms']:.2f} ms "
