@@ -86,4 +86,4 @@ def serve(host: str, port: int, workers: int) -> None:
     else:
         from tokensmith.server.app import create_app
 
-        uvicorn.run(create_app(settings), **options)
+        uvicorn.run(create_app(settings, freeze_startup_heap=True), **options)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import threading
@@ -36,12 +37,17 @@ def create_app(
     *,
     clock: Clock | None = None,
     argon2: Argon2Parameters = OWASP_2023,
+    freeze_startup_heap: bool = False,
 ) -> FastAPI:
+    """The standalone server. ``freeze_startup_heap`` is for the process that is nothing but
+    this server (``tokensmith serve``): see :func:`_freeze_startup_heap`."""
     auth = Tokensmith(settings, clock=clock, argon2=argon2)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with auth.lifespan(app):
+            if freeze_startup_heap:
+                _freeze_startup_heap()
             with _streams_end_on_exit(auth):
                 yield
 
@@ -118,6 +124,21 @@ def create_app(
     return app
 
 
+def _freeze_startup_heap() -> None:
+    """Move everything alive after startup out of the collector's sight.
+
+    A worker holds ~140k long-lived objects after startup, all from imports (modules, functions,
+    pydantic schemas, SQLAlchemy's tables). Every full (gen-2) collection walked all of them:
+    45-130 ms under load on 2 cores, a stall for every request in flight, and the p99 of the
+    refresh bench on PostgreSQL was 65-102 ms because of it. Frozen, a full collection walks
+    only what requests allocate (~2 ms). Nothing is leaked: what is frozen lives as long as the
+    process anyway. Done only in a process that is just this server; an app that embeds
+    tokensmith decides for its own heap (docs/deployment.md).
+    """
+    gc.collect()
+    gc.freeze()
+
+
 @contextmanager
 def _streams_end_on_exit(auth: Tokensmith) -> Iterator[None]:
     """On SIGTERM/SIGINT end the revocation streams at once, before uvicorn waits for open
@@ -189,4 +210,4 @@ def create_app_from_env() -> FastAPI:
 
     settings = load_settings()
     configure_logging(settings.tokensmith_log_level)
-    return create_app(settings)
+    return create_app(settings, freeze_startup_heap=True)
