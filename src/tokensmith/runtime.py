@@ -270,14 +270,13 @@ def build_services(
         ender=ender,
         rotation=rotation,
         issuer=issuer,
+        trail=audit,
     )
     hasher = PasswordHasher(argon2)
     outbox = OutboxWriter()
     events = EventHandlers()
-    audit.add_listener(
-        EventPublisher(outbox, events, webhook=bool(settings.webhook_url)),
-        ignores=EventPublisher.SILENT,
-    )
+    publisher = EventPublisher(outbox, events, webhook=bool(settings.webhook_url))
+    audit.add_listener(publisher, ignores=EventPublisher.SILENT, wants=publisher.wants)
     links = LinkTokens(settings.refresh_secret) if users is None else None
     recovery = (
         RecoveryService(

@@ -154,13 +154,16 @@ async def test_database_down_is_503_not_500(api: Api) -> None:
     from sqlalchemy.ext.asyncio import create_async_engine
 
     from tokensmith.storage.sql.direct import DirectRotation
+    from tokensmith.storage.sql.direct_login import DirectLogin
 
-    healthy, healthy_rotation = database.engine, database._rotation
+    healthy = database.engine, database._rotation, database._login
     database.engine = create_async_engine("sqlite+aiosqlite:////nonexistent/dir/x.db")
-    # The refresh's direct path (storage/sql/direct.py) has a connection of its own.
+    # The refresh's and the login's direct paths (storage/sql/direct*.py) have a connection
+    # of their own.
     database._rotation = DirectRotation(
         database.engine, asyncio.Lock(), sqlite_path="/nonexistent/dir/x.db"
     )
+    database._login = DirectLogin(database._rotation, database.engine.dialect)
     try:
         response = await api.client.post(
             "/auth/login", json={"email": "ada@example.com", "password": PASSWORD}
@@ -172,5 +175,5 @@ async def test_database_down_is_503_not_500(api: Api) -> None:
         assert (await api.client.get("/readyz")).status_code == 503
     finally:
         await database.engine.dispose()
-        database.engine, database._rotation = healthy, healthy_rotation
+        database.engine, database._rotation, database._login = healthy
     assert (await api.client.get("/readyz")).status_code == 200

@@ -267,7 +267,7 @@ async def test_a_listener_of_refreshes_is_told_in_the_rotation_s_transaction(
 
 async def test_a_connection_the_server_closed_is_replaced_at_checkout(services: Services) -> None:
     """No pool_pre_ping: a pooled connection whose backend PostgreSQL terminated (as a restart
-    does) is replaced when it is checked out, so the next rotation succeeds at once."""
+    does) is replaced when it is checked out, so the next rotation and login succeed at once."""
     if services.database.is_sqlite:
         pytest.skip("PostgreSQL only: SQLite has no server to close connections")
     from sqlalchemy import text
@@ -293,3 +293,6 @@ async def test_a_connection_the_server_closed_is_replaced_at_checkout(services: 
     await asyncio.sleep(0.3)  # the event loop sees the sockets close
     rotated = await services.sessions.refresh(_rt(tokens), CTX)
     assert rotated.refresh_token
+    # The login's read and write share the rotation's asyncpg pool (direct_login.py).
+    again = await services.accounts.login("ada@example.com", "correct horse battery", CTX)
+    assert again.tokens.refresh_token

@@ -126,8 +126,7 @@ class AccountService:
         """Unknown email and wrong password give the same error after the same work (one argon2
         verification either way), so neither the answer nor its timing tells them apart."""
         email_key = normalise_email(email)
-        async with self._db.transaction() as uow:
-            record = await uow.users.by_email(email_key)
+        record = await self._db.user_by_email(email_key)
         usable = record is not None and record.disabled_at is None
         password_hash = record.password_hash if record is not None and usable else None
         if not await self._hasher.verify(password_hash, password) or record is None:
@@ -148,11 +147,8 @@ class AccountService:
             if self._hasher.needs_rehash(record.password_hash)
             else None
         )
-        async with self._ender.transaction() as ending:
-            if rehashed is not None:
-                await ending.uow.users.set_password_hash(user.id, rehashed)
-            tokens = await self._sessions.open(
-                ending,
+        if rehashed is None:
+            tokens = await self._sessions.opening.open_new(
                 subject,
                 ctx,
                 amr=("pwd",),
@@ -160,6 +156,18 @@ class AccountService:
                 hook_claims=hook_claims,
                 via="password",
             )
+        else:  # the new hash and the session commit together
+            async with self._ender.transaction() as ending:
+                await ending.uow.users.set_password_hash(user.id, rehashed)
+                tokens = await self._sessions.opening.open(
+                    ending,
+                    subject,
+                    ctx,
+                    amr=("pwd",),
+                    remember=remember,
+                    hook_claims=hook_claims,
+                    via="password",
+                )
         self._table.remember(user)
         return LoginResult(user, replace(tokens, user=user))
 

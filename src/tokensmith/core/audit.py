@@ -28,6 +28,10 @@ AuditListener = Callable[[UnitOfWork, AuditEvent], Awaitable[None]]
 """``await listener(uow, event)``: told of every event inside the transaction that wrote it; an
 exception rolls the whole transaction back."""
 
+Interest = Callable[[AuditKind], bool]
+"""``wants(kind)``: whether a listener would do anything with an event of ``kind`` *now* (what it
+is told can change while the process runs: a handler registered later)."""
+
 
 @dataclass(frozen=True, slots=True)
 class RequestContext:
@@ -43,19 +47,31 @@ def clip_user_agent(user_agent: str | None) -> str | None:
 
 class AuditTrail:
     def __init__(self) -> None:
-        self._listeners: list[tuple[AuditListener, frozenset[AuditKind]]] = []
+        self._listeners: list[tuple[AuditListener, frozenset[AuditKind], Interest | None]] = []
 
     def __repr__(self) -> str:
         return f"AuditTrail(listeners={len(self._listeners)})"
 
-    def add_listener(self, listener: AuditListener, *, ignores: Collection[AuditKind] = ()) -> None:
+    def add_listener(
+        self,
+        listener: AuditListener,
+        *,
+        ignores: Collection[AuditKind] = (),
+        wants: Interest | None = None,
+    ) -> None:
         """Tell ``listener`` of every event written from now on, except those of the kinds it
-        ``ignores`` (which lets those be written on paths without a unit of work for it)."""
-        self._listeners.append((listener, frozenset(ignores)))
+        ``ignores`` (which lets those be written on paths without a unit of work for it).
+        ``wants``, when given, says at each write whether the listener cares about a kind at
+        all at that moment: the hot paths (a refresh, a login) skip the unit of work when no
+        listener does."""
+        self._listeners.append((listener, frozenset(ignores), wants))
 
     def listens_to(self, kind: AuditKind) -> bool:
-        """Whether any listener wants events of ``kind``."""
-        return any(kind not in ignored for _, ignored in self._listeners)
+        """Whether any listener wants events of ``kind`` now."""
+        return any(
+            kind not in ignored and (wants is None or wants(kind))
+            for _, ignored, wants in self._listeners
+        )
 
     @staticmethod
     def event(
@@ -105,6 +121,6 @@ class AuditTrail:
     async def written(self, uow: UnitOfWork, event: AuditEvent) -> None:
         """Tell the listeners of ``event``, which a repository wrote in ``uow`` itself (a
         rotation writes its audit row in the statement that rotates)."""
-        for listener, ignored in self._listeners:
+        for listener, ignored, _ in self._listeners:
             if event.kind not in ignored:
                 await listener(uow, event)

@@ -135,6 +135,10 @@ class EventHandlers:
     def wants(self, event_type: str) -> bool:
         return bool(self._handlers.get(event_type))
 
+    def any(self) -> bool:
+        """Whether any handler is registered, for any event."""
+        return any(self._handlers.values())
+
     async def call(self, event: Event) -> None:
         for handler in self._handlers.get(str(event["type"]), ()):
             result = handler(event)
@@ -167,6 +171,18 @@ class EventPublisher:
 
     def __repr__(self) -> str:
         return f"EventPublisher(webhook={self._webhook})"
+
+    def wants(self, kind: AuditKind) -> bool:
+        """Whether an audit event of ``kind`` could put anything in the outbox now: a login
+        announces ``session.created``, to the webhook or to that event's handlers; for the other
+        kinds any handler counts (their events depend on the detail)."""
+        if kind in self.SILENT:
+            return False
+        if self._webhook:
+            return True
+        if kind is AuditKind.LOGIN:
+            return self._handlers.wants("session.created")
+        return self._handlers.any()
 
     async def __call__(self, uow: UnitOfWork, audit_event: AuditEvent) -> None:
         for event_type, data in events_of(audit_event):

@@ -242,6 +242,21 @@ class Database(Protocol):
         No audit listener is told: the caller uses it only for kinds no listener wants."""
         ...
 
+    async def user_by_email(self, email: str) -> UserRecord | None:
+        """:meth:`UserRepository.by_email` outside a transaction, on the fastest path the
+        database has (the login's read)."""
+        ...
+
+    async def add_session(
+        self, session: SessionRecord, audit: AuditEvent, *, max_live: int = 0
+    ) -> bool:
+        """Insert a new ``session`` and its ``audit`` row, committed together, on the fastest
+        path the database has (the login's write), unless ``max_live`` > 0 and the user already
+        has that many live sessions (not revoked, refresh token unexpired at
+        ``session.created_at``): then nothing is written and the answer is False. No audit
+        listener is told: the caller uses it only when no listener wants the event."""
+        ...
+
     async def maintain(self) -> None:
         """Background upkeep the database needs from each process while it serves (SQLite:
         its WAL checkpoints); runs until cancelled, or returns at once when there is none."""

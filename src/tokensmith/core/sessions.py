@@ -9,18 +9,14 @@ per-user session limit, always through :class:`~tokensmith.core.ending.SessionEn
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from datetime import timedelta
+from dataclasses import replace
 from typing import Any, Final
 
-from tokensmith.core.audit import RequestContext, clip_user_agent
+from tokensmith.core.audit import AuditTrail, RequestContext
 from tokensmith.core.claims import check_claims
 from tokensmith.core.clock import Clock
-from tokensmith.core.directory import Subject
-from tokensmith.core.ending import Ending, SessionEnder
-from tokensmith.core.ids import new_session_id
+from tokensmith.core.ending import SessionEnder
 from tokensmith.core.issuing import Issuer
 from tokensmith.core.models import (
     AccessClaims,
@@ -30,6 +26,7 @@ from tokensmith.core.models import (
     RevokeReason,
     SessionRecord,
 )
+from tokensmith.core.opening import Opening, SessionPolicy
 from tokensmith.core.ports import Database
 from tokensmith.core.revoker import Revoker
 from tokensmith.core.rotation import Rotation
@@ -58,20 +55,6 @@ __all__ = [
 
 MAX_SUBJECT_LENGTH: Final = 255
 _AMR_VALUE = re.compile(r"^[A-Za-z0-9_.:-]{1,32}$")
-
-
-@dataclass(frozen=True, slots=True)
-class SessionPolicy:
-    refresh_ttl: timedelta
-    max_age: timedelta
-    reuse_grace: timedelta
-    short_max_age: timedelta = timedelta(hours=12)
-    """Lifetime of a session opened with ``remember=False``."""
-    max_per_user: int = 0
-    """Live sessions a user may have (0: no limit); a new one past it ends the least recently
-    used."""
-    cleanup_after: timedelta = timedelta(days=1)
-    """Expired session rows are deleted this long after their last refresh token expired."""
 
 
 def check_subject_id(subject_id: object) -> str:
@@ -108,8 +91,10 @@ class SessionService:
         ender: SessionEnder,
         rotation: Rotation,
         issuer: Issuer,
+        trail: AuditTrail,
     ) -> None:
         self._db = database
+        self._trail = trail
         self._codec = codec
         self._revoker = revoker
         self._policy = policy
@@ -118,6 +103,7 @@ class SessionService:
         self._ender = ender
         self._rotation = rotation
         self._issuer = issuer
+        self._opening = Opening(database, policy, clock, ender, issuer, trail)
 
     def __repr__(self) -> str:
         return f"SessionService(grace={self._policy.reuse_grace})"
@@ -157,79 +143,21 @@ class SessionService:
             raise InvalidCredentials("This user cannot start a session: unknown or deactivated")
         hook_claims = await self._subjects.claims(subject)
         profile = await self._subjects.profile(subject)
-        async with self._ender.transaction() as ending:
-            tokens = await self.open(
-                ending,
-                subject,
-                ctx,
-                amr=amr,
-                remember=remember,
-                hook_claims=hook_claims,
-                session_claims=session_claims,
-                via=via,
-            )
+        tokens = await self._opening.open_new(
+            subject,
+            ctx,
+            amr=amr,
+            remember=remember,
+            hook_claims=hook_claims,
+            session_claims=session_claims,
+            via=via,
+        )
         return replace(tokens, user=profile)
 
-    async def open(
-        self,
-        ending: Ending,
-        subject: Subject,
-        ctx: RequestContext,
-        *,
-        amr: Sequence[str],
-        remember: bool,
-        hook_claims: Mapping[str, Any],
-        session_claims: dict[str, Any] | None = None,
-        via: str,
-    ) -> IssuedTokens:
-        """Open a session inside the caller's transaction (a login, or :meth:`start`). Past
-        ``MAX_SESSIONS_PER_USER`` the user's least recently used sessions end first."""
-        now = ending.now
-        await self._make_room(ending, subject.id, ctx)
-        max_age = self._policy.max_age if remember else self._policy.short_max_age
-        expires_at = now + max_age
-        jti = secrets.token_urlsafe(16)
-        session = SessionRecord(
-            id=new_session_id(),
-            user_id=subject.id,
-            created_at=now,
-            last_used_at=now,
-            expires_at=expires_at,
-            refresh_expires_at=min(now + self._policy.refresh_ttl, expires_at),
-            current_hash=hash_jti(jti),
-            ip=ctx.ip,
-            user_agent=clip_user_agent(ctx.user_agent),
-            auth_time=now,
-            amr=tuple(amr),
-            claims=session_claims,
-            persistent=remember,
-        )
-        await ending.uow.sessions.add(session)
-        await ending.record(
-            AuditKind.LOGIN,
-            ctx,
-            user_id=subject.id,
-            session_id=session.id,
-            via=via,
-            amr=list(amr),
-            remember=remember,
-        )
-        refresh = self._issuer.refresh_token(session, jti, now)
-        return self._issuer.tokens(session, subject, hook_claims, refresh_token=refresh, now=now)
-
-    async def _make_room(self, ending: Ending, user_id: str, ctx: RequestContext) -> None:
-        limit = self._policy.max_per_user
-        if limit <= 0:
-            return
-        live = await ending.uow.sessions.live_ids_least_recent_first(user_id, ending.now)
-        excess = len(live) - limit + 1
-        if excess <= 0:
-            return
-        evicted = await ending.end(live[:excess], RevokeReason.SESSION_LIMIT)
-        if evicted:
-            await ending.record(
-                AuditKind.SESSION_EVICTED, ctx, user_id=user_id, ended=evicted, limit=limit
-            )
+    @property
+    def opening(self) -> Opening:
+        """Where sessions open (:mod:`tokensmith.core.opening`): a login opens one there."""
+        return self._opening
 
     # -- rotating ----------------------------------------------------------------------------
 

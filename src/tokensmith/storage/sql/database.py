@@ -27,15 +27,17 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from tokensmith.core.models import AuditEvent, CurrentRotation, SessionRecord
+from tokensmith.core.models import AuditEvent, CurrentRotation, SessionRecord, UserRecord
 from tokensmith.errors import ConfigError, ServiceUnavailable, TokensmithError
 from tokensmith.storage.sql.checkpoint import Checkpointer
 from tokensmith.storage.sql.direct import DirectRotation
+from tokensmith.storage.sql.direct_login import DirectLogin
 from tokensmith.storage.sql.inline_sqlite import configure, connect_inline
 from tokensmith.storage.sql.repositories import (
     SqlUnitOfWork,
     rotation_parameters,
     session_record,
+    user_record,
 )
 
 __all__ = ["SqlDatabase", "async_url"]
@@ -132,6 +134,7 @@ class SqlDatabase:
             connect_args=self._connect_args,
             pool_size=pool_size,
         )
+        self._login = DirectLogin(self._rotation, self.engine.dialect)
 
     def __repr__(self) -> str:
         return f"SqlDatabase({make_url(self.url).render_as_string(hide_password=True)!r})"
@@ -240,6 +243,29 @@ class SqlDatabase:
                 raise
             raise self._unavailable(exc) from None
         return session_record(row) if row is not None else None
+
+    async def user_by_email(self, email: str) -> UserRecord | None:
+        """The login's read on the driver itself (``direct_login.py``); see the port."""
+        try:
+            async with asyncio.timeout(self._connect_timeout_s + self._command_timeout_s):
+                row = await self._login.user_by_email(email)
+        except Exception as exc:
+            if isinstance(exc, TokensmithError) or not _is_unavailable(exc):
+                raise
+            raise self._unavailable(exc) from None
+        return user_record(row) if row is not None else None
+
+    async def add_session(
+        self, session: SessionRecord, audit: AuditEvent, *, max_live: int = 0
+    ) -> bool:
+        """A login's write on the driver itself (``direct_login.py``); see the port."""
+        try:
+            async with asyncio.timeout(self._connect_timeout_s + self._command_timeout_s):
+                return await self._login.run(session, audit, max_live)
+        except Exception as exc:
+            if isinstance(exc, TokensmithError) or not _is_unavailable(exc):
+                raise
+            raise self._unavailable(exc) from None
 
     @asynccontextmanager
     async def _sqlite_writer(self, write: bool) -> AsyncIterator[None]:

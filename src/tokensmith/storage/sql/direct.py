@@ -156,6 +156,27 @@ class SqliteConnection:
         """Run ``steps`` between ``BEGIN IMMEDIATE`` and ``COMMIT`` (``ROLLBACK`` if it
         raises), in one synchronous burst. A connection that failed is closed and opened again
         next time."""
+        connection = self._open()
+        try:
+            return immediate(connection, steps)
+        except SqliteBusy:
+            raise  # the connection is fine
+        except sqlite3.Error:
+            self.close()
+            raise
+
+    def read(self, steps: Callable[[sqlite3.Connection], Any]) -> Any:
+        """Run ``steps`` (reads) outside any transaction: each statement sees the last commit
+        (WAL: a reader never waits for a writer). Never inside :meth:`transaction`'s burst,
+        since both run synchronously on the loop."""
+        connection = self._open()
+        try:
+            return steps(connection)
+        except sqlite3.Error:
+            self.close()
+            raise
+
+    def _open(self) -> sqlite3.Connection:
         connection = self._connection
         if connection is None:
             connection = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
@@ -166,13 +187,7 @@ class SqliteConnection:
                 connection.close()
                 raise
             self._connection = connection
-        try:
-            return immediate(connection, steps)
-        except SqliteBusy:
-            raise  # the connection is fine
-        except sqlite3.Error:
-            self.close()
-            raise
+        return connection
 
     def close(self) -> None:
         if self._connection is not None:
@@ -276,18 +291,37 @@ class DirectRotation:
         def steps(connection: sqlite3.Connection) -> dict[str, Any] | None:
             return self._sqlite_steps(connection, params, audit)
 
+        row: dict[str, Any] | None = await self.sqlite_transaction(steps)
+        return row
+
+    @property
+    def postgres(self) -> PostgresPool | None:
+        """The asyncpg pool on PostgreSQL (None on SQLite), for the other direct writes."""
+        return self._postgres
+
+    async def sqlite_read(self, steps: Callable[[sqlite3.Connection], Any]) -> Any:
+        """``steps`` (reads only) on this process's own connection, outside a transaction
+        (SQLite only; no write lock needed)."""
+        if self._sqlite is not None:
+            return self._sqlite.read(steps)
+        async with self._engine.connect() as conn:  # a URI database (see sqlite_transaction)
+            raw = await conn.get_raw_connection()
+            assert raw.driver_connection is not None
+            return steps(raw.driver_connection._connection)
+
+    async def sqlite_transaction(self, steps: Callable[[sqlite3.Connection], Any]) -> Any:
+        """``steps`` in one ``BEGIN IMMEDIATE`` transaction on this process's own connection,
+        under the process's write lock (SQLite only)."""
         async with self._write_lock:
             if self._sqlite is not None:
-                row: dict[str, Any] | None = await self._sqlite.run(steps)
-                return row
+                return await self._sqlite.run(steps)
             # A URI database: only the pool's connections see it (they wait in SQLite's busy
             # handler, as every statement of the pool does).
             async with self._engine.connect() as conn:
                 raw = await conn.get_raw_connection()
                 assert raw.driver_connection is not None
                 inline = raw.driver_connection._connection  # inline_sqlite: the sqlite3 one
-                row = immediate(inline, steps)
-                return row
+                return immediate(inline, steps)
 
     def _sqlite_steps(
         self, connection: sqlite3.Connection, params: dict[str, Any], audit: AuditEvent

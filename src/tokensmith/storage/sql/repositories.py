@@ -37,7 +37,8 @@ __all__ = [
 ]
 
 
-def _user(row: RowMapping) -> UserRecord:
+def user_record(row: RowMapping | Mapping[str, Any]) -> UserRecord:
+    """A ``users`` row as the core's record."""
     return UserRecord(
         user=User(
             row["id"],
@@ -74,12 +75,12 @@ class SqlUserRepository:
     async def by_email(self, email: str) -> UserRecord | None:
         row = (await self._conn.execute(select(users).where(users.c.email == email))).mappings()
         found = row.first()
-        return _user(found) if found else None
+        return user_record(found) if found else None
 
     async def by_id(self, user_id: str) -> UserRecord | None:
         row = (await self._conn.execute(select(users).where(users.c.id == user_id))).mappings()
         found = row.first()
-        return _user(found) if found else None
+        return user_record(found) if found else None
 
     async def set_password_hash(self, user_id: str, password_hash: str) -> None:
         await self._conn.execute(
@@ -96,7 +97,7 @@ class SqlUserRepository:
 
     async def list(self, limit: int = 1000) -> list[UserRecord]:
         rows = await self._conn.execute(select(users).order_by(users.c.created_at).limit(limit))
-        return [_user(row) for row in rows.mappings()]
+        return [user_record(row) for row in rows.mappings()]
 
     async def enable(self, user_id: str) -> bool:
         result = await self._conn.execute(
@@ -184,26 +185,7 @@ class SqlSessionRepository:
         self._conn = conn
 
     async def add(self, session: SessionRecord) -> None:
-        await self._conn.execute(
-            insert(sessions).values(
-                id=session.id,
-                user_id=session.user_id,
-                created_at=session.created_at,
-                last_used_at=session.last_used_at,
-                expires_at=session.expires_at,
-                refresh_expires_at=session.refresh_expires_at,
-                current_hash=session.current_hash,
-                generation=0,
-                ip=session.ip,
-                user_agent=session.user_agent,
-                auth_time=session.auth_time,
-                amr=_amr(session.amr),
-                claims=json.dumps(session.claims, separators=(",", ":"))
-                if session.claims
-                else None,
-                persistent=session.persistent,
-            )
-        )
+        await self._conn.execute(insert(sessions).values(**session_values(session)))
 
     async def lock(self, session_id: str) -> SessionRecord | None:
         # FOR UPDATE on PostgreSQL; SQLite is already serialised by BEGIN IMMEDIATE.
@@ -443,6 +425,26 @@ def rotation_parameters(rotation: CurrentRotation) -> dict[str, Any]:
         "cap": rotation.refresh_expires_cap,
         "ip": rotation.ip,
         "ua": rotation.user_agent,
+    }
+
+
+def session_values(session: SessionRecord) -> dict[str, Any]:
+    """The row of a new session."""
+    return {
+        "id": session.id,
+        "user_id": session.user_id,
+        "created_at": session.created_at,
+        "last_used_at": session.last_used_at,
+        "expires_at": session.expires_at,
+        "refresh_expires_at": session.refresh_expires_at,
+        "current_hash": session.current_hash,
+        "generation": 0,
+        "ip": session.ip,
+        "user_agent": session.user_agent,
+        "auth_time": session.auth_time,
+        "amr": _amr(session.amr),
+        "claims": json.dumps(session.claims, separators=(",", ":")) if session.claims else None,
+        "persistent": session.persistent,
     }
 
 
