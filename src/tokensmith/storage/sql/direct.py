@@ -226,10 +226,23 @@ class PostgresPool:
         return f"PostgresPool(size={self._size}, open={self._pool is not None})"
 
     async def fetchrow(self, sql: str, arguments: Sequence[Any]) -> Sequence[Any] | None:
+        """One statement on a pooled connection. A connection the statement did not finish on
+        (the caller's timeout cancelled it, the socket failed) is terminated, not handed back:
+        releasing it would wait for its cancellation on a server that may not answer, in a
+        shielded task nobody awaits once the caller has gone (asyncpg's ``Pool.release``)."""
+        import asyncpg  # the postgres extra: a pool exists, so it is installed
+
         pool = self._pool or await self._open()
-        async with pool.acquire(timeout=self._acquire_timeout) as connection:
+        connection = await pool.acquire(timeout=self._acquire_timeout)
+        try:
             row: Sequence[Any] | None = await connection.fetchrow(sql, *arguments)
-            return row
+        except BaseException as exc:
+            if not isinstance(exc, asyncpg.PostgresError):  # the server's own errors: usable
+                connection.terminate()
+            raise
+        finally:
+            await pool.release(connection)
+        return row
 
     async def _open(self) -> asyncpg.Pool:
         import asyncpg  # the postgres extra; SQLite deployments do not have it
