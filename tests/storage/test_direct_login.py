@@ -23,21 +23,15 @@ async def _login(services: Services, email: str = "ada@example.com") -> IssuedTo
     return (await services.accounts.login(email, PASSWORD, CTX)).tokens
 
 
-def _engine_writes(services: Services) -> tuple[list[str], Any]:
-    """Every statement that goes through SQLAlchemy's engine while the returned hook is on."""
+async def test_a_login_reads_and_writes_on_the_driver(services: Services) -> None:
+    """No statement of a common login goes through SQLAlchemy's engine; the session and its
+    audit row are those the repositories' path writes."""
+    await services.accounts.register("ada@example.com", PASSWORD, "Ada", CTX)
     statements: list[str] = []
 
     def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         statements.append(statement)
 
-    return statements, count
-
-
-async def test_a_login_reads_and_writes_on_the_driver(services: Services) -> None:
-    """No statement of a common login goes through SQLAlchemy's engine; the session and its
-    audit row are those the repositories' path writes."""
-    await services.accounts.register("ada@example.com", PASSWORD, "Ada", CTX)
-    statements, count = _engine_writes(services)
     engine = services.database.engine.sync_engine
     event.listen(engine, "before_cursor_execute", count)
     try:
@@ -123,15 +117,48 @@ async def test_a_listener_of_logins_gets_the_event_in_the_login_s_transaction(
     services: Services,
 ) -> None:
     """A handler for ``session.created`` turns the direct write off: the outbox row is
-    written with the session."""
-    seen: list[dict[str, Any]] = []
+    written with the session (sent or not yet: the outbox worker runs meanwhile)."""
+    handled: list[dict[str, Any]] = []
     assert not services.audit.listens_to(AuditKind.LOGIN)
-    services.events.on("session.created", seen.append)
+    services.events.on("session.created", handled.append)
     assert services.audit.listens_to(AuditKind.LOGIN)
     await services.accounts.register("ada@example.com", PASSWORD, "Ada", CTX)
     tokens = await _login(services)
     async with services.database.transaction() as uow:
-        pending = await uow.outbox.list(limit=10)
-    assert [(e.type, e.payload["data"]["sessionId"]) for e in pending] == [
+        written = await uow.outbox.list(pending_only=False, limit=10)
+    assert [(e.type, e.payload["data"]["sessionId"]) for e in written] == [
         ("session.created", tokens.session_id)
     ]
+
+
+async def test_a_login_under_new_argon2_parameters_rehashes_the_password(
+    database_url: str, tmp_path: Any, clock: ManualClock
+) -> None:
+    """The stored hash is upgraded to the server's parameters at login, and the session opens
+    on the direct path as usual."""
+    from tokensmith.core.passwords import TESTING, Argon2Parameters
+    from tokensmith.runtime import build_services
+    from tokensmith.settings import load_settings
+
+    first = make_services(database_url, tmp_path, clock)
+    await first.start()
+    try:
+        await first.accounts.register("ada@example.com", PASSWORD, "Ada", CTX)
+        before = await first.database.user_by_email("ada@example.com")
+    finally:
+        await first.stop()
+    stronger = Argon2Parameters(TESTING.time_cost + 1, TESTING.memory_cost_kib, 1)
+    settings = load_settings(
+        {"DATABASE_URL": database_url, "TOKENSMITH_DATA_DIR": str(tmp_path / "data")}
+    )
+    second = build_services(settings, clock=clock, argon2=stronger)
+    await second.start()
+    try:
+        tokens = await _login(second)
+        after = await second.database.user_by_email("ada@example.com")
+        assert before is not None and after is not None
+        assert after.password_hash != before.password_hash and "t=2" in after.password_hash
+        assert tokens.refresh_token is not None
+        assert (await _login(second)).refresh_token  # the new hash verifies
+    finally:
+        await second.stop()

@@ -147,27 +147,12 @@ class AccountService:
             if self._hasher.needs_rehash(record.password_hash)
             else None
         )
-        if rehashed is None:
-            tokens = await self._sessions.opening.open_new(
-                subject,
-                ctx,
-                amr=("pwd",),
-                remember=remember,
-                hook_claims=hook_claims,
-                via="password",
-            )
-        else:  # the new hash and the session commit together
-            async with self._ender.transaction() as ending:
-                await ending.uow.users.set_password_hash(user.id, rehashed)
-                tokens = await self._sessions.opening.open(
-                    ending,
-                    subject,
-                    ctx,
-                    amr=("pwd",),
-                    remember=remember,
-                    hook_claims=hook_claims,
-                    via="password",
-                )
+        if rehashed is not None:  # kept even if opening the session then fails: both are good
+            async with self._db.transaction(write=True) as uow:
+                await uow.users.set_password_hash(user.id, rehashed)
+        tokens = await self._sessions.opening.open_new(
+            subject, ctx, amr=("pwd",), remember=remember, hook_claims=hook_claims, via="password"
+        )
         self._table.remember(user)
         return LoginResult(user, replace(tokens, user=user))
 

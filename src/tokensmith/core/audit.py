@@ -114,9 +114,14 @@ class AuditTrail:
         event = self.event(
             kind, at, ctx, user_id=user_id, session_id=session_id, ended=ended, **detail
         )
+        await self.write(uow, event)
+        return event
+
+    async def write(self, uow: UnitOfWork, event: AuditEvent) -> None:
+        """Write an event built by :meth:`event` in ``uow``'s transaction, then tell the
+        listeners (same transaction)."""
         await uow.audit.add(event)
         await self.written(uow, event)
-        return event
 
     async def written(self, uow: UnitOfWork, event: AuditEvent) -> None:
         """Tell the listeners of ``event``, which a repository wrote in ``uow`` itself (a

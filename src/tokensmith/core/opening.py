@@ -22,7 +22,13 @@ from tokensmith.core.directory import Subject
 from tokensmith.core.ending import Ending, SessionEnder
 from tokensmith.core.ids import new_session_id
 from tokensmith.core.issuing import Issuer
-from tokensmith.core.models import AuditKind, IssuedTokens, RevokeReason, SessionRecord
+from tokensmith.core.models import (
+    AuditEvent,
+    AuditKind,
+    IssuedTokens,
+    RevokeReason,
+    SessionRecord,
+)
 from tokensmith.core.ports import Database
 from tokensmith.core.tokens import hash_jti
 
@@ -82,16 +88,7 @@ class Opening:
         if not self._trail.listens_to(AuditKind.LOGIN):
             now = whole_seconds(self._clock.now())
             session, jti = self._new_session(subject.id, ctx, now, amr, remember, session_claims)
-            audit = self._trail.event(
-                AuditKind.LOGIN,
-                now,
-                ctx,
-                user_id=subject.id,
-                session_id=session.id,
-                via=via,
-                amr=list(amr),
-                remember=remember,
-            )
+            audit = self._login_event(session, ctx, via)
             if await self._db.add_session(session, audit, max_live=self._policy.max_per_user):
                 refresh = self._issuer.refresh_token(session, jti, now)
                 return self._issuer.tokens(
@@ -121,23 +118,27 @@ class Opening:
         session_claims: dict[str, Any] | None = None,
         via: str,
     ) -> IssuedTokens:
-        """Open a session inside the caller's transaction (a login, or :meth:`start`). Past
+        """Open a session inside the caller's transaction (:meth:`open_new`'s slow path). Past
         ``MAX_SESSIONS_PER_USER`` the user's least recently used sessions end first."""
         now = ending.now
         await self._make_room(ending, subject.id, ctx)
         session, jti = self._new_session(subject.id, ctx, now, amr, remember, session_claims)
         await ending.uow.sessions.add(session)
-        await ending.record(
-            AuditKind.LOGIN,
-            ctx,
-            user_id=subject.id,
-            session_id=session.id,
-            via=via,
-            amr=list(amr),
-            remember=remember,
-        )
+        await self._trail.write(ending.uow, self._login_event(session, ctx, via))
         refresh = self._issuer.refresh_token(session, jti, now)
         return self._issuer.tokens(session, subject, hook_claims, refresh_token=refresh, now=now)
+
+    def _login_event(self, session: SessionRecord, ctx: RequestContext, via: str) -> AuditEvent:
+        return self._trail.event(
+            AuditKind.LOGIN,
+            session.created_at,
+            ctx,
+            user_id=session.user_id,
+            session_id=session.id,
+            via=via,
+            amr=list(session.amr),
+            remember=session.persistent,
+        )
 
     def _new_session(
         self,

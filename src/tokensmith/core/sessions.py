@@ -94,7 +94,6 @@ class SessionService:
         trail: AuditTrail,
     ) -> None:
         self._db = database
-        self._trail = trail
         self._codec = codec
         self._revoker = revoker
         self._policy = policy

@@ -11,10 +11,10 @@ import asyncio
 import logging
 import os
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
@@ -41,6 +41,8 @@ from tokensmith.storage.sql.repositories import (
 )
 
 __all__ = ["SqlDatabase", "async_url"]
+
+T = TypeVar("T")
 
 log = logging.getLogger("tokensmith.database")
 
@@ -234,34 +236,26 @@ class SqlDatabase:
         self, rotation: CurrentRotation, audit: AuditEvent
     ) -> SessionRecord | None:
         """The common refresh on the driver itself (``direct.py``); see the port."""
-        params = rotation_parameters(rotation)
-        try:
-            async with asyncio.timeout(self._connect_timeout_s + self._command_timeout_s):
-                row = await self._rotation.run(params, audit)
-        except Exception as exc:
-            if isinstance(exc, TokensmithError) or not _is_unavailable(exc):
-                raise
-            raise self._unavailable(exc) from None
+        row = await self._on_driver(self._rotation.run(rotation_parameters(rotation), audit))
         return session_record(row) if row is not None else None
 
     async def user_by_email(self, email: str) -> UserRecord | None:
         """The login's read on the driver itself (``direct_login.py``); see the port."""
-        try:
-            async with asyncio.timeout(self._connect_timeout_s + self._command_timeout_s):
-                row = await self._login.user_by_email(email)
-        except Exception as exc:
-            if isinstance(exc, TokensmithError) or not _is_unavailable(exc):
-                raise
-            raise self._unavailable(exc) from None
+        row = await self._on_driver(self._login.user_by_email(email))
         return user_record(row) if row is not None else None
 
     async def add_session(
         self, session: SessionRecord, audit: AuditEvent, *, max_live: int = 0
     ) -> bool:
         """A login's write on the driver itself (``direct_login.py``); see the port."""
+        return await self._on_driver(self._login.run(session, audit, max_live))
+
+    async def _on_driver(self, call: Awaitable[T]) -> T:
+        """``call`` (a statement on the driver, ``direct*.py``) within the engine's bounds; a
+        database that cannot be reached is :class:`ServiceUnavailable`."""
         try:
             async with asyncio.timeout(self._connect_timeout_s + self._command_timeout_s):
-                return await self._login.run(session, audit, max_live)
+                return await call
         except Exception as exc:
             if isinstance(exc, TokensmithError) or not _is_unavailable(exc):
                 raise

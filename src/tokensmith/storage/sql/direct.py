@@ -220,6 +220,7 @@ class PostgresPool:
         self._size = size
         self._acquire_timeout = float(connect_args.get("timeout", 3.0))
         self._pool: asyncpg.Pool | None = None
+        self._server_error: type[BaseException] = Exception  # asyncpg's, once a pool opens
         self._opening = asyncio.Lock()
 
     def __repr__(self) -> str:
@@ -230,14 +231,12 @@ class PostgresPool:
         (the caller's timeout cancelled it, the socket failed) is terminated, not handed back:
         releasing it would wait for its cancellation on a server that may not answer, in a
         shielded task nobody awaits once the caller has gone (asyncpg's ``Pool.release``)."""
-        import asyncpg  # the postgres extra: a pool exists, so it is installed
-
         pool = self._pool or await self._open()
         connection = await pool.acquire(timeout=self._acquire_timeout)
         try:
             row: Sequence[Any] | None = await connection.fetchrow(sql, *arguments)
         except BaseException as exc:
-            if not isinstance(exc, asyncpg.PostgresError):  # the server's own errors: usable
+            if not isinstance(exc, self._server_error):  # the server's own errors: usable
                 connection.terminate()
             raise
         finally:
@@ -253,6 +252,7 @@ class PostgresPool:
                     min_size=0, max_size=self._size, reset=_keep_session_state, **self._options
                 )
                 self._pool = await pool
+                self._server_error = asyncpg.PostgresError
             return self._pool
 
     async def close(self) -> None:

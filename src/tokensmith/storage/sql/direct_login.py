@@ -32,23 +32,10 @@ from tokensmith.storage.sql.tables import UtcDateTime, audit_log, sessions, user
 
 __all__ = ["DirectLogin"]
 
-_SESSION_COLUMNS = [  # session_values() names them all
-    "id",
-    "user_id",
-    "created_at",
-    "last_used_at",
-    "expires_at",
-    "refresh_expires_at",
-    "current_hash",
-    "generation",
-    "ip",
-    "user_agent",
-    "auth_time",
-    "amr",
-    "claims",
-    "persistent",
-]
-_AUDIT_COLUMNS = ["at", "kind", "user_id", "session_id", "ip", "user_agent", "detail"]
+# Every column: those session_values() leaves out of a new session (previous_hash, revoked_at...)
+# are bound as NULL.
+_SESSION_COLUMNS = [column.name for column in sessions.c]
+_AUDIT_COLUMNS = [column.name for column in audit_log.c if not column.primary_key]
 
 LIVE_SESSIONS = (
     select(func.count())
