@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import subprocess
 import sys
 import time
@@ -135,3 +136,30 @@ def test_server_reports_start_failure_clearly(tmp_path: Path) -> None:
     """start_server raises with the server's own output when it cannot start."""
     with pytest.raises(RuntimeError, match="JWT_EXPIRES_IN"):
         start_server(tmp_path, {"JWT_EXPIRES_IN": "nope"})
+
+
+def test_a_response_leaves_in_one_write(tmp_path: Path) -> None:
+    """``tokensmith serve`` runs uvicorn's httptools protocol with the head held for the body
+    (``server/http_protocol.py``): on loopback one ``recv`` gets the whole response, refresh
+    included, where uvicorn's own protocol sends the head and the body as two segments."""
+    with running_server(tmp_path) as server, httpx.Client(base_url=server.url) as client:
+        refresh_token = signup(client)["refreshToken"]
+        body = b'{"refreshToken":"%s"}' % refresh_token.encode()
+        requests = {
+            "/healthz": b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n",
+            "/auth/refresh": b"POST /auth/refresh HTTP/1.1\r\nHost: t\r\n"
+            b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body),
+        }
+        port = int(server.url.rsplit(":", 1)[1])
+        for path, request in requests.items():
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+                sock.sendall(request)
+                first = sock.recv(65536)
+            head, _, rest = first.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 200"), (path, head)
+            length = next(
+                int(line.split(b":", 1)[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            )
+            assert len(rest) == length, f"{path}: the first read held {len(rest)} of {length}"

@@ -4,6 +4,7 @@ subject, with claims) keeps the sessions of a 0.1 database working; on SQLite an
 from __future__ import annotations
 
 import secrets
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -119,3 +120,21 @@ async def test_a_session_of_version_0_1_keeps_working_after_the_upgrade(
         assert outside.user is not None and outside.user.id == "okta|1"
     finally:
         await services.stop()
+
+
+async def test_a_current_database_is_only_read_by_an_upgrade(tmp_path: Path) -> None:
+    """Every worker of an embedded server upgrades at startup: one at the head takes no write
+    lock, so another process holding it (a slow start beside it) cannot fail that startup."""
+    url = f"sqlite:///{tmp_path / 'current.db'}"
+    database = SqlDatabase(url)
+    try:
+        head = await migrations.upgrade(database)
+        holder = sqlite3.connect(tmp_path / "current.db", isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")  # another process's write transaction
+        try:
+            assert await migrations.upgrade(database) == head
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+    finally:
+        await database.close()

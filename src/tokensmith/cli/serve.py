@@ -11,7 +11,9 @@ import click
 from tokensmith.errors import ConfigError
 from tokensmith.settings import Settings, load_settings
 
-__all__ = ["preflight", "serve"]
+__all__ = ["WORKER_HEALTHCHECK_S", "preflight", "serve"]
+
+WORKER_HEALTHCHECK_S = 30
 
 
 async def preflight(settings: Settings) -> None:
@@ -57,6 +59,7 @@ def serve(host: str, port: int, workers: int) -> None:
     """Run the server (configuration from the environment and .env)."""
     import uvicorn
 
+    from tokensmith.server.http_protocol import CoalescingHttpTools
     from tokensmith.server.logging import configure_logging
 
     settings = load_settings()  # generates development secrets once, before workers start
@@ -72,6 +75,11 @@ def serve(host: str, port: int, workers: int) -> None:
         "server_header": False,
         "timeout_graceful_shutdown": 5,
         "log_config": None,  # uvicorn's own lines go through our JSON formatter too
+        "http": CoalescingHttpTools,  # httptools, a response's head and body in one write
+        # uvicorn kills a worker that does not answer its supervisor's ping within this many
+        # seconds. At its default (5) a healthy worker starting on a loaded machine was killed
+        # with requests in flight (clients saw "Server disconnected"); a hung one is still found.
+        "timeout_worker_healthcheck": WORKER_HEALTHCHECK_S,
     }
     click.echo(
         f"tokensmith {settings.tokensmith_env} server on http://{host}:{port} "

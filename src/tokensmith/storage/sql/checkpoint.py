@@ -9,10 +9,11 @@ So tokensmith's connections do not checkpoint (``wal_autocheckpoint=0``, set by
 :func:`~tokensmith.storage.sql.inline_sqlite.configure`) and each server process runs
 :class:`Checkpointer`: every 250 ms, on a thread of its own connection, a ``PASSIVE`` checkpoint
 (it copies what it can without waiting for anyone); and when the WAL has grown past 4,096 pages
-(16 MiB at SQLite's default page size) a ``RESTART`` one, which waits (at most 200 ms) for the
-writer of the moment and makes the next writer start the WAL from its beginning, so the file
-stops growing. A rotation that finds the write lock taken meanwhile waits for it without blocking
-the loop (direct.py). When the last connection closes, SQLite checkpoints as always.
+(8 MiB at the 2 KiB pages of a database tokensmith created, 16 MiB at SQLite's default 4 KiB) a
+``RESTART`` one, which waits (at most 200 ms) for the writer of the moment and makes the next
+writer start the WAL from its beginning, so the file stops growing. A rotation that finds the
+write lock taken meanwhile waits for it without blocking the loop (direct.py). When the last
+connection closes, SQLite checkpoints as always.
 """
 
 from __future__ import annotations

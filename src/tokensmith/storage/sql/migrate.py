@@ -32,7 +32,17 @@ def head_revision() -> str:
 
 
 async def upgrade(database: SqlDatabase, revision: str = "head") -> str:
-    """Upgrade the schema to ``revision``; returns the revision the database is at after."""
+    """Upgrade the schema to ``revision``; returns the revision the database is at after.
+
+    A database already at the head is only read: every worker of an embedded (SQLite) server
+    upgrades at startup, and Alembic loads its scripts *inside* the write transaction, so
+    workers starting together on a busy machine could each wait past SQLite's busy timeout for
+    a lock the others held only to find nothing to do ("database is locked": a worker that
+    failed its startup)."""
+    if revision == "head":
+        current = await current_revision(database)
+        if current is not None and current == head_revision():
+            return current
 
     def _run(sync_connection: Any) -> None:
         config = _config()
