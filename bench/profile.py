@@ -48,8 +48,8 @@ COST_BUCKETS: list[tuple[str, str]] = [
     ),
     ("response", r"Response\.__call__|Response\.render|Response\.__init__|TokenResponder"),
     ("core (rest)", r"tokensmith/core/"),
-    ("framework", r"starlette/|fastapi/|tokensmith/web/|tokensmith/server/|pydantic"),
-    ("HTTP server", r"uvicorn/|httptools|granian|asyncio/|uvloop"),
+    ("framework", r"starlette/|fastapi/|tokensmith/web/|tokensmith/server/(?!http_)|pydantic"),
+    ("HTTP server", r"uvicorn/|httptools|granian|asyncio/|uvloop|tokensmith/server/http_"),
 ]
 
 

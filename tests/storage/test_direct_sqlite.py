@@ -6,10 +6,13 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import BindParameter, Select, bindparam, literal_column, select
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 
 from tests.storage.conftest import make_services
 from tests.support.databases import migrate
@@ -18,6 +21,8 @@ from tokensmith.core.models import IssuedTokens
 from tokensmith.core.sessions import RequestContext
 from tokensmith.errors import ServiceUnavailable
 from tokensmith.runtime import Services
+from tokensmith.storage.sql.direct import Prepared
+from tokensmith.storage.sql.tables import UtcDateTime, sessions
 
 CTX = RequestContext("10.0.0.1", "pytest")
 
@@ -86,3 +91,27 @@ async def test_a_rotation_gives_up_after_its_bound_with_a_503(
         other.close()
     # The token was not spent: once the writer is gone it rotates.
     assert isinstance(await services.sessions.refresh(token, CTX), IssuedTokens)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        datetime(2026, 1, 5, 12, tzinfo=UTC),
+        datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(2026, 3, 29, 2, 30, 0, 5, tzinfo=timezone(timedelta(hours=-7, minutes=-30))),
+        datetime(999, 1, 1, tzinfo=UTC),
+    ],
+)
+def test_a_time_is_bound_as_sqlalchemy_binds_it(value: datetime) -> None:
+    """The rotation's own time conversion writes the text SQLAlchemy writes (the repositories
+    read what the direct path wrote, and the other way round)."""
+    dialect = sqlite_dialect()
+    at: BindParameter[Any] = bindparam("at")
+    statement: Select[Any] = select(literal_column("1")).where(sessions.c.expires_at > at)
+    ((name, _, fast),) = Prepared(statement, dialect)._arguments
+    assert name == "at" and fast is not None
+    sqlalchemy = UtcDateTime().dialect_impl(dialect).bind_processor(dialect)
+    assert sqlalchemy is not None
+    assert fast(value) == sqlalchemy(value)
+    with pytest.raises(ValueError, match="naive"):
+        fast(value.replace(tzinfo=None))

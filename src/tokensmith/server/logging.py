@@ -13,10 +13,10 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import os
 import re
 import sys
 import time
-import uuid
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -110,7 +110,7 @@ class RequestLogMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _incoming_id(scope) or uuid.uuid4().hex
+        request_id = _incoming_id(scope) or os.urandom(16).hex()  # uuid4: 4x the cost
         header = (REQUEST_ID_HEADER.encode(), request_id.encode())
         status = 500
         started = time.perf_counter()

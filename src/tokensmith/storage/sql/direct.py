@@ -30,6 +30,7 @@ import asyncio
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Column
@@ -37,12 +38,13 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.types import TypeEngine
 
 from tokensmith.core.models import AuditEvent
 from tokensmith.storage.sql.inline_sqlite import configure
 from tokensmith.storage.sql.one_trip import audit_parameters, one_trip
 from tokensmith.storage.sql.repositories import INSERT_AUDIT, ROTATE_IF_CURRENT, audit_values
-from tokensmith.storage.sql.tables import sessions
+from tokensmith.storage.sql.tables import UtcDateTime, sessions
 
 if TYPE_CHECKING:  # the postgres extra: imported where a pool opens
     import asyncpg
@@ -64,7 +66,7 @@ class Prepared:
         defaults = compiled.params  # the literals SQLAlchemy made parameters (``generation + 1``)
         self._arguments: list[tuple[str, Any, Callable[[Any], Any] | None]] = []
         for name in names:
-            processor = compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+            processor = _bind_processor(compiled.binds[name].type, dialect)
             self._arguments.append((name, defaults.get(name), processor))
         self._columns: list[tuple[str, Callable[[Any], Any] | None]] = [
             (column.name, column.type.dialect_impl(dialect).result_processor(dialect, None))
@@ -87,6 +89,22 @@ class Prepared:
             name: processor(value) if processor is not None and value is not None else value
             for (name, processor), value in zip(self._columns, row, strict=True)
         }
+
+
+def _bind_processor(type_: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
+    """SQLAlchemy's bind processor for ``type_``, except a time on SQLite: the same text (naive
+    UTC, ``YYYY-MM-DD HH:MM:SS.ffffff``) from one ``isoformat`` call instead of the
+    :class:`UtcDateTime` conversion and then SQLite's ``%``-format with seven fields (1.9 against
+    3.3 us; a rotation binds six)."""
+    if isinstance(type_, UtcDateTime) and dialect.name == "sqlite":
+        return _sqlite_time
+    return type_.dialect_impl(dialect).bind_processor(dialect)
+
+
+def _sqlite_time(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to the database")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 class SqliteBusy(sqlite3.OperationalError):
