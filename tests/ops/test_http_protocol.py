@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import uvicorn
 from uvicorn.server import ServerState
 
+from tests.support.inprocess import base_env
+from tokensmith.cli.serve import WORKER_HEALTHCHECK_S, uvicorn_options
 from tokensmith.server.http_protocol import PROTOCOL, CoalescingHttpTools, HeadHolder
+from tokensmith.settings import load_settings
 
 Scope = dict[str, Any]
 App = Callable[..., Any]
@@ -98,10 +102,18 @@ def answering(body: bytes, *, status: int = 200) -> App:
 GET = b"GET /auth/me HTTP/1.1\r\nHost: t\r\n\r\n"
 
 
-async def test_the_server_runs_this_protocol() -> None:
-    config = uvicorn.Config(answering(b""), http=PROTOCOL)
+def test_the_server_runs_this_protocol_and_a_patient_health_check(tmp_path: Path) -> None:
+    """What ``tokensmith serve`` gives uvicorn, through uvicorn's own ``Config`` (which refuses
+    an option it does not know): this protocol, and 30 s for a worker to answer its supervisor
+    (at uvicorn's 5 a healthy worker starting on a loaded machine was killed mid-request)."""
+    options = uvicorn_options(load_settings(base_env(tmp_path)), "127.0.0.1", 0)
+    config = uvicorn.Config(answering(b""), **options)
     config.load()
     assert config.http_protocol_class is CoalescingHttpTools
+    assert config.timeout_worker_healthcheck == WORKER_HEALTHCHECK_S == 30
+    by_name = uvicorn.Config(answering(b""), http=PROTOCOL)  # for `uvicorn --http`
+    by_name.load()
+    assert by_name.http_protocol_class is CoalescingHttpTools
 
 
 async def test_head_and_body_leave_in_one_write(connect: Callable[..., Connection]) -> None:

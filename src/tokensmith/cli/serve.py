@@ -11,7 +11,7 @@ import click
 from tokensmith.errors import ConfigError
 from tokensmith.settings import Settings, load_settings
 
-__all__ = ["WORKER_HEALTHCHECK_S", "preflight", "serve"]
+__all__ = ["WORKER_HEALTHCHECK_S", "preflight", "serve", "uvicorn_options"]
 
 WORKER_HEALTHCHECK_S = 30
 
@@ -45,28 +45,11 @@ async def preflight(settings: Settings) -> None:
         await database.close()
 
 
-@click.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
-@click.option(
-    "--workers",
-    default=1,
-    show_default=True,
-    type=click.IntRange(1, 64),
-    help="Worker processes (revocations reach every worker within 100 ms).",
-)
-def serve(host: str, port: int, workers: int) -> None:
-    """Run the server (configuration from the environment and .env)."""
-    import uvicorn
-
+def uvicorn_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
+    """What ``tokensmith serve`` passes to ``uvicorn.run`` besides the app and the workers."""
     from tokensmith.server.http_protocol import CoalescingHttpTools
-    from tokensmith.server.logging import configure_logging
 
-    settings = load_settings()  # generates development secrets once, before workers start
-    configure_logging(settings.tokensmith_log_level)
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # migration chatter, every start
-    asyncio.run(preflight(settings))
-    options: dict[str, Any] = {
+    return {
         "host": host,
         "port": port,
         "log_level": settings.tokensmith_log_level,
@@ -81,6 +64,29 @@ def serve(host: str, port: int, workers: int) -> None:
         # with requests in flight (clients saw "Server disconnected"); a hung one is still found.
         "timeout_worker_healthcheck": WORKER_HEALTHCHECK_S,
     }
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes (revocations reach every worker within 100 ms).",
+)
+def serve(host: str, port: int, workers: int) -> None:
+    """Run the server (configuration from the environment and .env)."""
+    import uvicorn
+
+    from tokensmith.server.logging import configure_logging
+
+    settings = load_settings()  # generates development secrets once, before workers start
+    configure_logging(settings.tokensmith_log_level)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # migration chatter, every start
+    asyncio.run(preflight(settings))
+    options = uvicorn_options(settings, host, port)
     click.echo(
         f"tokensmith {settings.tokensmith_env} server on http://{host}:{port} "
         f"({workers} worker{'s' if workers > 1 else ''}, "
