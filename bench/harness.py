@@ -112,11 +112,21 @@ def parallel(fn: Callable[[Any], Any], items: list[Any], threads: int = 4) -> li
         return list(pool.map(fn, items))
 
 
+def _post(url: str, body: dict[str, Any]) -> httpx.Response:
+    """POST once more when the connection was closed before any answer, and say so: a
+    ``tokensmith serve --workers 2`` just started has, rarely, closed a fresh connection that
+    way (a cause not found yet, noted in docs/performance.md); the setup of a measurement must
+    not fail on it, and nothing measured goes through here."""
+    try:
+        return httpx.post(url, json=body, timeout=30)
+    except httpx.RemoteProtocolError as exc:
+        print(f"  note: {url} closed a connection without answering ({exc}); sent again")
+        return httpx.post(url, json=body, timeout=30)
+
+
 def register_all(base_url: str, users: Users, path: str = "/auth/register") -> None:
     def one(email: str) -> None:
-        r = httpx.post(
-            base_url + path, json={"email": email, "password": users.password}, timeout=30
-        )
+        r = _post(base_url + path, {"email": email, "password": users.password})
         if r.status_code not in (201, 409):
             raise RuntimeError(f"register {email}: {r.status_code} {r.text[:200]}")
 
@@ -136,7 +146,7 @@ def login_all(
     extract = extract or (lambda body: (body["accessToken"], body["refreshToken"]))
 
     def one(email: str) -> tuple[str, str]:
-        r = httpx.post(base_url + path, json={email_key: email, "password": password}, timeout=30)
+        r = _post(base_url + path, {email_key: email, "password": password})
         if r.status_code != 200:
             raise RuntimeError(f"login {email}: {r.status_code} {r.text[:200]}")
         return extract(r.json())
