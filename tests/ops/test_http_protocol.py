@@ -82,19 +82,16 @@ def connect() -> Iterator[Callable[..., Connection]]:
         conn.close()
 
 
+async def respond(send: Any, body: bytes, status: int = 200) -> None:
+    """A whole response: a head with its ``Content-Length``, then the body."""
+    length = (b"content-length", str(len(body)).encode())
+    await send({"type": "http.response.start", "status": status, "headers": [length]})
+    await send({"type": "http.response.body", "body": body})
+
+
 def answering(body: bytes, *, status: int = 200) -> App:
     async def app(scope: Scope, receive: Any, send: Any) -> None:
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await respond(send, body, status)
 
     return app
 
@@ -151,15 +148,7 @@ async def test_pipelined_requests_are_answered_in_order(
     connect: Callable[..., Connection],
 ) -> None:
     async def echo_path(scope: Scope, receive: Any, send: Any) -> None:
-        body = scope["path"].encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [(b"content-length", str(len(body)).encode())],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await respond(send, scope["path"].encode())
 
     conn = connect(echo_path)
     conn.send(b"GET /a HTTP/1.1\r\nHost: t\r\n\r\nGET /b HTTP/1.1\r\nHost: t\r\n\r\n")
@@ -214,15 +203,7 @@ async def test_100_continue_is_not_held(connect: Callable[..., Connection]) -> N
     async def reads_body(scope: Scope, receive: Any, send: Any) -> None:
         message = await receive()
         received.set()
-        body = message["body"]
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [(b"content-length", str(len(body)).encode())],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await respond(send, message["body"])
 
     conn = connect(reads_body)
     conn.send(

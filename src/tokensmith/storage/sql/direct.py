@@ -30,7 +30,7 @@ import asyncio
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Column
@@ -44,7 +44,7 @@ from tokensmith.core.models import AuditEvent
 from tokensmith.storage.sql.inline_sqlite import configure
 from tokensmith.storage.sql.one_trip import audit_parameters, one_trip
 from tokensmith.storage.sql.repositories import INSERT_AUDIT, ROTATE_IF_CURRENT, audit_values
-from tokensmith.storage.sql.tables import UtcDateTime, sessions
+from tokensmith.storage.sql.tables import UtcDateTime, naive_utc, sessions
 
 if TYPE_CHECKING:  # the postgres extra: imported where a pool opens
     import asyncpg
@@ -102,9 +102,7 @@ def _bind_processor(type_: TypeEngine[Any], dialect: Dialect) -> Callable[[Any],
 
 
 def _sqlite_time(value: datetime) -> str:
-    if value.tzinfo is None:
-        raise ValueError("naive datetime given to the database")
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    return naive_utc(value).isoformat(" ", "microseconds")
 
 
 class SqliteBusy(sqlite3.OperationalError):
