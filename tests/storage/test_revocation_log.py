@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from tests.support.databases import fresh_postgres_database, migrate
 from tokensmith.core.models import Revocation
@@ -113,6 +115,53 @@ async def test_polling_feed_delivers_new_revocations(db: SqlDatabase) -> None:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+
+
+async def test_the_polling_loop_reads_sqlite_without_the_engine(
+    db: SqlDatabase, database_url: str
+) -> None:
+    """Under a refresh load every rotation commits, so the loop reads the log every interval: on
+    SQLite it reads through the feed's own connection (no pooled transaction, ~1 ms each) and
+    only after a commit; revocations another process commits still arrive. PostgreSQL has no
+    such connection: its loop polls through the engine."""
+    received: list[str] = []
+    feed = SqlPollingFeed(db, interval=timedelta(milliseconds=1))
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    async def resync() -> int:
+        return 0
+
+    task = asyncio.create_task(
+        feed.run(lambda revs: received.extend(r.session_id for r in revs), resync, 0)
+    )
+    other = SqlDatabase(database_url)  # another process's connections
+    try:
+        for _ in range(500):
+            if feed._ready:
+                break
+            await asyncio.sleep(0.01)
+        event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+        for name in ("first", "second"):
+            await _revoke(other, name)
+            for _ in range(500):
+                if name in received:
+                    break
+                await asyncio.sleep(0.01)
+        assert received == ["first", "second"]
+        if db.is_sqlite:
+            assert statements == []
+        else:
+            assert any("revocations" in s for s in statements)
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await feed.close()
+        await other.close()
 
 
 @pytest.mark.postgres

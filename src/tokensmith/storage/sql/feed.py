@@ -2,7 +2,8 @@
 
 This is the feed without Redis (``serve --workers N``, or several instances on one PostgreSQL),
 and the fallback of the Redis feed: each process reads the rows appended since its cursor every
-``interval``. One indexed query per interval per process, never per request.
+``interval``. At most one indexed query per interval per process (on SQLite only after a commit,
+through the feed's own connection), never per request.
 
 Sequence numbers are not commit order on PostgreSQL: a transaction that drew ``seq = 6`` can commit
 after one that drew ``seq = 7``. A reader that saw 7 and moved its cursor past 6 would never see 6.
@@ -139,32 +140,44 @@ class SqlPollingFeed:
         if SQLite says anything was committed since (see the module docstring); ``[]`` at once
         when nothing was, on PostgreSQL, or while the feed is not running. Never raises: a
         failure leaves the request to the polling loop's view, as before."""
-        # No await between the data_version check and the read unless the polling loop holds
-        # the lock: then this waits for its read to finish and checks again.
         if self._watch_path is None or not self._ready:
             return []
         header = self._header_now()
         if header is not None and header == self._seen_header:
-            return []  # nothing committed since (wal_index.py): no PRAGMA needed
+            return []  # nothing committed since (wal_index.py): no lock, no PRAGMA
+        async with self._lock:
+            if not self._ready:
+                return []
+            try:
+                return await self._read_log()
+            except (sqlite3.Error, ValueError, ServiceUnavailable):
+                log.debug("could not catch up with the revocation log", exc_info=True)
+                return []
+
+    async def _read_log(self) -> list[Revocation]:
+        """The revocations committed since the last read; the caller holds the lock.
+
+        On SQLite nothing is read when no connection has committed since (the WAL-index header,
+        then ``data_version``), and the rows come straight from the feed's own connection (~20 us,
+        where a pooled async transaction costs ~1 ms: under a refresh load every rotation commits,
+        so the polling loop reads every interval). SQLite serialises writers, so numbers commit in
+        order and everything past the cursor is all there is. No await between the
+        ``data_version`` check and the read. Raises sqlite3.Error, ServiceUnavailable."""
+        if self._watch_path is None:
+            return await self._reader.poll()
+        header = self._header_now()  # before data_version: see wal_index.py
+        if header is not None and header == self._seen_header:
+            return []
         version = self._data_version()
         if version is not None and version == self._seen_version:
             self._seen_header = header  # a checkpoint rewrote the header, no commit
             return []
-        async with self._lock:
-            header = self._header_now()  # before data_version: see wal_index.py
-            version = self._data_version()
-            if not self._ready or (version is not None and version == self._seen_version):
-                return []
-            try:
-                # Straight from the feed's own connection: ~20 us, where a pooled async
-                # transaction costs ~1 ms. SQLite serialises writers, so numbers commit in order
-                # and everything past the cursor is all there is.
-                rows = self._rows_after(self._reader.cursor)
-            except (sqlite3.Error, ValueError):
-                log.debug("could not catch up with the revocation log", exc_info=True)
-                return []
-            self._seen_version, self._seen_header = version, header
-            return self._reader.take(rows)
+        if version is None or self._watch is None:
+            new = await self._reader.poll()  # the feed's own connection is unusable
+        else:
+            new = self._reader.take(self._rows_after(self._reader.cursor))
+        self._seen_version, self._seen_header = version, header
+        return new
 
     def _header_now(self) -> bytes | None:
         return self._header.snapshot() if self._header is not None else None
@@ -211,11 +224,9 @@ class SqlPollingFeed:
                         # After an outage, reload: the log may have been cleaned past our cursor.
                         await self._reader.reset(cursor if first else await resync())
                         self._ready, first = True, False
-                    header = self._header_now()
-                    version = self._data_version() if self._watch_path else None
-                    new = await self._reader.poll()
-                    self._seen_version, self._seen_header = version, header
-            except ServiceUnavailable:
+                        self._seen_version = self._seen_header = None  # read once, whatever
+                    new = await self._read_log()
+            except (ServiceUnavailable, sqlite3.Error):
                 self._ready = False
             except Exception:  # a bug or an unexpected driver error must not end the feed
                 log.exception("could not read the revocation log; retrying")
