@@ -11,7 +11,7 @@ import asyncio
 import logging
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,10 +27,17 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from tokensmith.core.models import AuditEvent, CurrentRotation, SessionRecord, UserRecord
+from tokensmith.core.models import (
+    AuditEvent,
+    CurrentRotation,
+    Revocation,
+    SessionRecord,
+    UserRecord,
+)
 from tokensmith.errors import ConfigError, ServiceUnavailable, TokensmithError
 from tokensmith.storage.sql.checkpoint import Checkpointer
 from tokensmith.storage.sql.direct import DirectRotation
+from tokensmith.storage.sql.direct_log import DirectLogRead
 from tokensmith.storage.sql.direct_login import DirectLogin
 from tokensmith.storage.sql.inline_sqlite import configure, connect_inline
 from tokensmith.storage.sql.repositories import (
@@ -137,6 +144,10 @@ class SqlDatabase:
             pool_size=pool_size,
         )
         self._login = DirectLogin(self._rotation, self.engine.dialect)
+        postgres = self._rotation.postgres
+        self._log_read = (
+            DirectLogRead(postgres, self.engine.dialect) if postgres is not None else None
+        )
 
     def __repr__(self) -> str:
         return f"SqlDatabase({make_url(self.url).render_as_string(hide_password=True)!r})"
@@ -249,6 +260,17 @@ class SqlDatabase:
     ) -> bool:
         """A login's write on the driver itself (``direct_login.py``); see the port."""
         return await self._on_driver(self._login.run(session, audit, max_live))
+
+    async def revocations_after(
+        self, cursor: int, gaps: Sequence[int] = ()
+    ) -> list[tuple[int, Revocation]]:
+        """The revocation log's rows past ``cursor`` and those numbered ``gaps``, ascending (the
+        feeds' poll): on PostgreSQL one statement on the driver (``direct_log.py``), on SQLite a
+        read transaction. Raises ServiceUnavailable."""
+        if self._log_read is not None:
+            return await self._on_driver(self._log_read.after(cursor, gaps))
+        async with self.transaction() as uow:
+            return await uow.revocations.after(cursor, gaps)
 
     async def _on_driver(self, call: Awaitable[T]) -> T:
         """``call`` (a statement on the driver, ``direct*.py``) within the engine's bounds; a

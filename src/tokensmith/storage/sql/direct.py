@@ -247,17 +247,25 @@ class PostgresPool:
         (the caller's timeout cancelled it, the socket failed) is terminated, not handed back:
         releasing it would wait for its cancellation on a server that may not answer, in a
         shielded task nobody awaits once the caller has gone (asyncpg's ``Pool.release``)."""
+        row: Sequence[Any] | None = await self._on_connection("fetchrow", sql, arguments)
+        return row
+
+    async def fetch(self, sql: str, arguments: Sequence[Any]) -> list[Sequence[Any]]:
+        """Every row of one statement, as :meth:`fetchrow` runs it."""
+        rows: list[Sequence[Any]] = await self._on_connection("fetch", sql, arguments)
+        return rows
+
+    async def _on_connection(self, method: str, sql: str, arguments: Sequence[Any]) -> Any:
         pool = self._pool or await self._open()
         connection = await pool.acquire(timeout=self._acquire_timeout)
         try:
-            row: Sequence[Any] | None = await connection.fetchrow(sql, *arguments)
+            return await getattr(connection, method)(sql, *arguments)
         except BaseException as exc:
             if not isinstance(exc, self._server_error):  # the server's own errors: usable
                 connection.terminate()
             raise
         finally:
             await pool.release(connection)
-        return row
 
     async def _open(self) -> asyncpg.Pool:
         import asyncpg  # the postgres extra; SQLite deployments do not have it

@@ -87,9 +87,7 @@ class RevocationLogReader:
         now = time.monotonic()
         for seq in [s for s, seen in self._gaps.items() if now - seen > self._gap_window_s]:
             del self._gaps[seq]
-        async with self._db.transaction() as uow:
-            rows = await uow.revocations.after(self.cursor, list(self._gaps))
-        return self.take(rows)
+        return self.take(await self._db.revocations_after(self.cursor, list(self._gaps)))
 
     def take(self, rows: Sequence[tuple[int, Revocation]]) -> list[Revocation]:
         """Move past ``rows`` (read by :meth:`poll`, or directly by the feed), ascending by
