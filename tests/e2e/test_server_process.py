@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -163,3 +166,37 @@ def test_a_response_leaves_in_one_write(tmp_path: Path) -> None:
                 if line.lower().startswith(b"content-length:")
             )
             assert len(rest) == length, f"{path}: the first read held {len(rest)} of {length}"
+
+
+def test_a_worker_that_dies_is_replaced_and_logged_as_a_warning(tmp_path: Path) -> None:
+    """A worker killed outright (the OOM killer, a crash) is replaced by uvicorn's supervisor,
+    and the server's log says so at the default level, where uvicorn says it at INFO."""
+    env = {"TOKENSMITH_LOG_LEVEL": "warning"}
+    with running_server(tmp_path, env, workers=2) as server:
+        workers = _children(server.process.pid)
+        assert len(workers) == 2
+        os.kill(workers[0], signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and f"[{workers[0]}] died" not in server.log:
+            time.sleep(0.1)
+        lines = [json.loads(line) for line in server.log.splitlines() if line.startswith("{")]
+        [died] = [e for e in lines if f"[{workers[0]}] died" in e["message"]]
+        assert died["level"] == "warning"
+        assert not [e for e in lines if e["level"] == "info"]  # the level still holds
+        assert httpx.get(server.url + "/healthz").status_code == 200
+
+
+def _children(pid: int) -> list[int]:
+    """The worker processes of a supervisor: its children, multiprocessing's helper aside."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (entry / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+        if ppid == pid and b"resource_tracker" not in cmdline:
+            found.append(int(entry.name))
+    return sorted(found)

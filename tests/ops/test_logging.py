@@ -9,7 +9,7 @@ import re
 
 from tests.support.inprocess import Api, bearer
 from tests.support.logs import entries
-from tokensmith.server.logging import redact
+from tokensmith.server.logging import WorkerDeaths, redact
 
 
 async def test_request_id_is_echoed_when_sane_and_generated_otherwise(api: Api) -> None:
@@ -61,3 +61,19 @@ def test_redact_scrubs_jwts_and_credentials() -> None:
     text = "Authorization: Bearer abc.def-ghi and eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig"
     assert redact(text) == "Authorization: Bearer [redacted] and [redacted-jwt]"
     assert redact("Basic dXNlcjpwYXNz") == "Basic [redacted]"
+
+
+def _record(level: int, message: str) -> logging.LogRecord:
+    return logging.LogRecord("uvicorn.error", level, __file__, 1, message, None, None)
+
+
+def test_a_dead_worker_is_a_warning_and_other_info_lines_stay_below_it() -> None:
+    """uvicorn's supervisor says "Child process [N] died" at INFO: raised to WARNING, so an
+    operator at the default level sees it; uvicorn's other INFO lines are held to the level."""
+    at_warning = WorkerDeaths(logging.WARNING)
+    died = _record(logging.INFO, "Child process [%d] died")
+    died.args = (4242,)
+    assert at_warning.filter(died) and died.levelname == "WARNING"
+    assert not at_warning.filter(_record(logging.INFO, "Started parent process [1]"))
+    assert at_warning.filter(_record(logging.ERROR, "Exception in ASGI application"))
+    assert WorkerDeaths(logging.INFO).filter(_record(logging.INFO, "Started parent process [1]"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -159,6 +160,49 @@ async def test_the_polling_loop_reads_the_log_without_the_engine(
             await task
         await feed.close()
         await other.close()
+
+
+async def test_the_polling_loop_replaces_its_own_connection_when_it_fails(tmp_path: Path) -> None:
+    """On SQLite the loop reads through a connection of its own: when that connection fails
+    (here: closed under it), the loop reads through the pool meanwhile, opens another, and
+    revocations keep arriving. (PostgreSQL's loop reads on the shared asyncpg pool.)"""
+    database_url = f"sqlite:///{tmp_path / 'tokensmith.db'}"
+    migrate(database_url)
+    db = SqlDatabase(database_url)
+    received: list[str] = []
+    feed = SqlPollingFeed(db, interval=timedelta(milliseconds=1))
+
+    async def resync() -> int:
+        return 0
+
+    task = asyncio.create_task(
+        feed.run(lambda revs: received.extend(r.session_id for r in revs), resync, 0)
+    )
+    other = SqlDatabase(database_url)
+    try:
+        await _revoke(other, "before")
+        for _ in range(500):
+            if received == ["before"] and feed._watch is not None:
+                break
+            await asyncio.sleep(0.01)
+        broken = feed._watch
+        assert broken is not None
+        broken.close()  # every statement on it now raises sqlite3.ProgrammingError
+        for name in ("after", "again"):  # read through the pool, then a new connection
+            await _revoke(other, name)
+            for _ in range(500):
+                if name in received:
+                    break
+                await asyncio.sleep(0.01)
+        assert {"after", "again"} <= set(received)
+        assert feed._watch is not None and feed._watch is not broken
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await feed.close()
+        await other.close()
+        await db.close()
 
 
 @pytest.mark.postgres

@@ -52,7 +52,8 @@ def uvicorn_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
     return {
         "host": host,
         "port": port,
-        "log_level": settings.tokensmith_log_level,
+        # No "log_level": uvicorn would set its loggers' levels itself, after ours
+        # (configure_logging owns them, and lets a worker's death through at WARNING).
         "access_log": settings.tokensmith_log_level == "debug",
         "proxy_headers": False,  # X-Forwarded-For is trusted only from TRUSTED_PROXIES, by us
         "server_header": False,

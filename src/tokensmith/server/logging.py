@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 __all__ = [
     "JsonFormatter",
     "RequestLogMiddleware",
+    "WorkerDeaths",
     "configure_logging",
     "current_request_id",
     "redact",
@@ -78,6 +79,25 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, separators=(",", ":"))
 
 
+class WorkerDeaths(logging.Filter):
+    """uvicorn's supervisor reports a worker that died (and is replaced) at INFO, so a server
+    logging at ``warning`` never showed it; a worker dying drops the requests it held, and an
+    operator should see it. The filter raises that line to WARNING and lets every other
+    ``uvicorn.error`` record through only at ``threshold`` (the root's level) or above, as the
+    root's level would."""
+
+    _DIED: Final = re.compile(r"^Child process \[\d+\] died$")
+
+    def __init__(self, threshold: int) -> None:
+        super().__init__()
+        self.threshold = threshold
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING and self._DIED.match(record.getMessage()):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return record.levelno >= self.threshold
+
+
 def configure_logging(level: str, *, json_lines: bool = True) -> None:
     """JSON lines on stderr for the whole process (uvicorn's loggers included when uvicorn is
     started with ``log_config=None``)."""
@@ -94,6 +114,11 @@ def configure_logging(level: str, *, json_lines: bool = True) -> None:
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
+    supervisor = logging.getLogger("uvicorn.error")
+    for old in [f for f in supervisor.filters if isinstance(f, WorkerDeaths)]:
+        supervisor.removeFilter(old)
+    supervisor.addFilter(WorkerDeaths(root.level))
+    supervisor.setLevel(min(logging.INFO, root.level))  # so the filter sees the INFO line
     # The database layers log SQL with its parameters (password hashes included): SQLAlchemy's
     # engine at INFO, the drivers at DEBUG. Never below WARNING, whatever level was asked for.
     for name in ("aiosqlite", "asyncpg", "sqlalchemy"):

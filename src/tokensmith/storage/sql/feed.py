@@ -204,6 +204,7 @@ class SqlPollingFeed:
                 )
             row = self._watch.execute("PRAGMA data_version").fetchone()
         except sqlite3.Error:
+            self._close_watch()  # the next check opens another
             return None
         return int(row[0])
 
@@ -224,8 +225,11 @@ class SqlPollingFeed:
                         self._ready, first = True, False
                         self._seen_version = self._seen_header = None  # read once, whatever
                     new = await self._read_log()
-            except (ServiceUnavailable, sqlite3.Error):
+            except ServiceUnavailable:
                 self._ready = False
+            except sqlite3.Error:  # the feed's own connection: the next read opens another
+                self._ready = False
+                self._close_watch()
             except Exception:  # a bug or an unexpected driver error must not end the feed
                 log.exception("could not read the revocation log; retrying")
                 self._ready = False
@@ -238,6 +242,9 @@ class SqlPollingFeed:
         self._ready = False
         if self._header is not None:
             self._header.close()
+        self._close_watch()
+
+    def _close_watch(self) -> None:
         if self._watch is not None:
             self._watch.close()
             self._watch = None
