@@ -4,8 +4,11 @@ schema migrates the same way on every backend."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import operator
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +36,38 @@ async def db(database_url: str) -> AsyncIterator[SqlDatabase]:
 async def _revoke(db: SqlDatabase, *sids: str) -> None:
     async with db.transaction(write=True) as uow:
         await uow.revocations.add([Revocation(sid, UNTIL) for sid in sids])
+
+
+@asynccontextmanager
+async def polling(
+    db: SqlDatabase, interval: timedelta
+) -> AsyncIterator[tuple[SqlPollingFeed, list[str]]]:
+    """A feed's polling loop running on ``db`` (from cursor 0), and the session ids it hands
+    to its handler, in order; cancelled and closed at the end."""
+    received: list[str] = []
+    feed = SqlPollingFeed(db, interval=interval)
+
+    async def resync() -> int:
+        return 0
+
+    task = asyncio.create_task(
+        feed.run(lambda revs: received.extend(r.session_id for r in revs), resync, 0)
+    )
+    try:
+        yield feed, received
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await feed.close()
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Wait (up to 5 s) for another task or process to make ``condition`` true."""
+    for _ in range(500):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
 
 
 @pytest.mark.postgres
@@ -96,26 +131,10 @@ async def test_rolled_back_numbers_are_forgotten_after_the_window(db: SqlDatabas
 
 async def test_polling_feed_delivers_new_revocations(db: SqlDatabase) -> None:
     """The polling feed hands every revocation written after its cursor to the handler."""
-    received: list[str] = []
-    feed = SqlPollingFeed(db, interval=timedelta(milliseconds=10))
-
-    async def resync() -> int:
-        return 0
-
-    task = asyncio.create_task(
-        feed.run(lambda revs: received.extend(r.session_id for r in revs), resync, 0)
-    )
-    try:
+    async with polling(db, timedelta(milliseconds=10)) as (_, received):
         await _revoke(db, "a", "b")
-        for _ in range(200):
-            if len(received) == 2:
-                break
-            await asyncio.sleep(0.01)
+        await until(lambda: len(received) == 2)
         assert sorted(received) == ["a", "b"]
-    finally:
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
 
 
 async def test_the_polling_loop_reads_the_log_without_the_engine(
@@ -125,41 +144,24 @@ async def test_the_polling_loop_reads_the_log_without_the_engine(
     own connection and only after a commit, on PostgreSQL as one statement on asyncpg's pool,
     never as a pooled SQLAlchemy transaction (three round trips, ~1 ms of CPU each time).
     Revocations another process commits still arrive."""
-    received: list[str] = []
-    feed = SqlPollingFeed(db, interval=timedelta(milliseconds=1))
     statements: list[str] = []
 
     def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         statements.append(statement)
 
-    async def resync() -> int:
-        return 0
-
-    task = asyncio.create_task(
-        feed.run(lambda revs: received.extend(r.session_id for r in revs), resync, 0)
-    )
     other = SqlDatabase(database_url)  # another process's connections
-    try:
-        for _ in range(500):
-            if feed._ready:
-                break
-            await asyncio.sleep(0.01)
+    async with polling(db, timedelta(milliseconds=1)) as (feed, received):
+        await until(lambda: feed._ready)
         event.listen(db.engine.sync_engine, "before_cursor_execute", count)
-        for name in ("first", "second"):
-            await _revoke(other, name)
-            for _ in range(500):
-                if name in received:
-                    break
-                await asyncio.sleep(0.01)
+        try:
+            for name in ("first", "second"):
+                await _revoke(other, name)
+                await until(partial(operator.contains, received, name))
+        finally:
+            event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+            await other.close()
         assert received == ["first", "second"]
         assert statements == []
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-        await feed.close()
-        await other.close()
 
 
 async def test_the_polling_loop_replaces_its_own_connection_when_it_fails(tmp_path: Path) -> None:
@@ -168,39 +170,20 @@ async def test_the_polling_loop_replaces_its_own_connection_when_it_fails(tmp_pa
     revocations keep arriving. (PostgreSQL's loop reads on the shared asyncpg pool.)"""
     database_url = f"sqlite:///{tmp_path / 'tokensmith.db'}"
     migrate(database_url)
-    db = SqlDatabase(database_url)
-    received: list[str] = []
-    feed = SqlPollingFeed(db, interval=timedelta(milliseconds=1))
-
-    async def resync() -> int:
-        return 0
-
-    task = asyncio.create_task(
-        feed.run(lambda revs: received.extend(r.session_id for r in revs), resync, 0)
-    )
-    other = SqlDatabase(database_url)
+    db, other = SqlDatabase(database_url), SqlDatabase(database_url)
     try:
-        await _revoke(other, "before")
-        for _ in range(500):
-            if received == ["before"] and feed._watch is not None:
-                break
-            await asyncio.sleep(0.01)
-        broken = feed._watch
-        assert broken is not None
-        broken.close()  # every statement on it now raises sqlite3.ProgrammingError
-        for name in ("after", "again"):  # read through the pool, then a new connection
-            await _revoke(other, name)
-            for _ in range(500):
-                if name in received:
-                    break
-                await asyncio.sleep(0.01)
-        assert {"after", "again"} <= set(received)
-        assert feed._watch is not None and feed._watch is not broken
+        async with polling(db, timedelta(milliseconds=1)) as (feed, received):
+            await _revoke(other, "before")
+            await until(lambda: received == ["before"] and feed._watch is not None)
+            broken = feed._watch
+            assert broken is not None
+            broken.close()  # every statement on it now raises sqlite3.ProgrammingError
+            for name in ("after", "again"):  # read through the pool, then a new connection
+                await _revoke(other, name)
+                await until(partial(operator.contains, received, name))
+            assert {"after", "again"} <= set(received)
+            assert feed._watch is not None and feed._watch is not broken
     finally:
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-        await feed.close()
         await other.close()
         await db.close()
 
@@ -250,32 +233,21 @@ async def test_catch_up_reads_what_another_connection_committed_at_once(
     """Issue 11 item 18: on SQLite, ``catch_up`` (the request path) returns a revocation another
     process committed without waiting for the next poll, once; on PostgreSQL it adds nothing
     (the poll interval is the documented bound there)."""
-    received: list[str] = []
-    feed = SqlPollingFeed(db, interval=timedelta(hours=1))  # the loop polls once, then sleeps
-
-    async def resync() -> int:
-        return 0
-
-    task = asyncio.create_task(
-        feed.run(lambda revs: received.extend(r.session_id for r in revs), resync, 0)
-    )
     other = SqlDatabase(database_url)  # another process's connections
-    try:
-        for _ in range(500):
-            if await feed.catch_up() == [] and feed._ready:
-                break
-            await asyncio.sleep(0.01)
-        await _revoke(other, "elsewhere")
-        found = [r.session_id for r in await feed.catch_up()]
+    # The loop polls once, then sleeps for an hour.
+    async with polling(db, timedelta(hours=1)) as (feed, received):
+        try:
+            for _ in range(500):
+                if await feed.catch_up() == [] and feed._ready:
+                    break
+                await asyncio.sleep(0.01)
+            await _revoke(other, "elsewhere")
+            found = [r.session_id for r in await feed.catch_up()]
+        finally:
+            await other.close()
         if db.is_sqlite:
             assert found == ["elsewhere"]
             assert (await feed.catch_up()) == []  # nothing new: no read at all
         else:
             assert found == []
         assert received == []  # the loop is asleep: only catch_up could have seen it
-    finally:
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-        await feed.close()
-        await other.close()
