@@ -170,8 +170,8 @@ class SqlPollingFeed:
         if version is not None and version == self._seen_version:
             self._seen_header = header  # a checkpoint rewrote the header, no commit
             return []
-        if version is None or self._watch is None:
-            new = await self._reader.poll()  # the feed's own connection is unusable
+        if version is None:  # the feed's own connection failed (and was closed): the pool
+            new = await self._reader.poll()
         else:
             new = self._reader.take(self._rows_after(self._reader.cursor))
         self._seen_version, self._seen_header = version, header
