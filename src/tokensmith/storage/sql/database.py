@@ -85,7 +85,14 @@ def _is_unavailable(exc: BaseException) -> bool:
         sqlstate = getattr(current, "sqlstate", None)
         if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
             return True
-        if type(current).__name__ in ("ConnectionDoesNotExistError", "ConnectionFailureError"):
+        # asyncpg's (the driver paths, direct*.py): a lost connection, or one whose protocol
+        # state a lost server left mid-operation ("cannot switch to state ...; another
+        # operation is in progress", seen once in the revocation poll while PostgreSQL was down)
+        if type(current).__name__ in (
+            "ConnectionDoesNotExistError",
+            "ConnectionFailureError",
+            "InternalClientError",
+        ):
             return True
         pending += [getattr(current, "orig", None), current.__cause__, current.__context__]
     return False
