@@ -185,10 +185,13 @@ def start_uvicorn_factory(
     health_path: str = "/healthz",
     timeout_s: float = 60.0,
 ) -> Server:
-    """``uvicorn module:factory --factory --workers N`` (the user's own app)."""
+    """``uvicorn module:factory --factory --workers N`` (the user's own app), with
+    ``WEB_CONCURRENCY=N`` as docs/deployment.md tells users to set it: each worker's argon2 pool
+    is its share of the CPUs, as under ``tokensmith serve --workers N``."""
     port = free_port()
     cmd = [_tool("uvicorn"), factory, "--factory", "--host", "127.0.0.1", "--port", str(port)]
     cmd += ["--workers", str(workers), "--log-level", "warning", "--no-access-log"]
+    env = {**env, "WEB_CONCURRENCY": str(workers)}
     return _start(name, cmd, env, workdir, port, health_path, timeout_s)
 
 

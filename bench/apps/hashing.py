@@ -1,9 +1,11 @@
 """The standalone server's app with another way of keeping argon2 off the event loops' CPUs,
 for the ``hashing`` workload (``uvicorn bench.apps.hashing:<factory> --factory``). Each factory
-is a :class:`~tokensmith.core.passwords.HashingPool`; every pool has 2 workers per server
-process (the CPU count here) unless named otherwise:
+is a :class:`~tokensmith.core.passwords.HashingPool`; every pool is its server process's share
+of the CPUs (``HashingPool.size`` with ``WEB_CONCURRENCY=2``: one each on 2 CPUs) unless named
+otherwise:
 
 * ``shipped``: what tokensmith ships (``SHIPPED_POOL``: processes, ``SCHED_BATCH``, nice 19);
+* ``two_each``: the shipped processes, two per server process (every CPU each: until round seven);
 * ``nice10``: threads at nice 10 (round one's setting, shipped until round two);
 * ``batch10`` / ``batch19``: threads under ``SCHED_BATCH`` at nice 10 / 19;
 * ``procs10`` / ``procs19``: hashing processes under ``SCHED_BATCH`` at nice 10 / 19;
@@ -29,6 +31,7 @@ POOLS: dict[str, HashingPool] = {
     "batch19": HashingPool("threads", nice=19, batch=True),
     "procs10": HashingPool("processes", nice=10, batch=True),
     "procs19": HashingPool("processes", nice=19, batch=True),
+    "two_each": HashingPool("processes", workers=2, nice=19, batch=True),
     "one_thread": HashingPool("threads", workers=1, nice=10, batch=False),
 }
 
@@ -63,6 +66,10 @@ def procs10() -> FastAPI:
 
 def procs19() -> FastAPI:
     return _with_pool(POOLS["procs19"])
+
+
+def two_each() -> FastAPI:
+    return _with_pool(POOLS["two_each"])
 
 
 def one_thread() -> FastAPI:

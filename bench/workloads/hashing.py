@@ -27,7 +27,16 @@ from bench.wrk import render
 
 __all__ = ["VARIANTS", "run_hashing"]
 
-VARIANTS = ("shipped", "nice10", "batch10", "batch19", "procs10", "procs19", "one_thread")
+VARIANTS = (
+    "shipped",
+    "two_each",
+    "nice10",
+    "batch10",
+    "batch19",
+    "procs10",
+    "procs19",
+    "one_thread",
+)
 ROUNDS = 2
 
 

@@ -8,35 +8,15 @@ must be the same. Unusual bodies are handed to the FastAPI route, so their 422s 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 
 from tests.support.inprocess import Api, bearer
-from tokensmith.web.lean import LeanMe, LeanRefresh, refresh_token_in
+from tests.support.lean import fastapi_route_only, same_answer
+from tokensmith.web.lean import refresh_token_in
 
 LONG = "a" * 16385
-
-
-@contextmanager
-def fastapi_route_only(api: Api) -> Iterator[None]:
-    """The lean paths stand aside (their paths match nothing) while the block runs."""
-    layers = []
-    layer = api.app.middleware_stack
-    while layer is not None:
-        if isinstance(layer, LeanRefresh | LeanMe):
-            layers.append((layer, layer.path))
-        layer = getattr(layer, "app", None)
-    assert len(layers) == 2, "the lean paths are installed"
-    for lean, _ in layers:
-        lean.path = "//nowhere"
-    try:
-        yield
-    finally:
-        for lean, path in layers:
-            lean.path = path
 
 
 async def _both(api: Api, **request: Any) -> tuple[Any, Any]:
@@ -45,13 +25,6 @@ async def _both(api: Api, **request: Any) -> tuple[Any, Any]:
     with fastapi_route_only(api):
         plain = await api.client.post("/auth/refresh", **request)
     return lean, plain
-
-
-def _same(lean: Any, plain: Any) -> None:
-    assert lean.status_code == plain.status_code, (lean.text, plain.text)
-    assert lean.json() == plain.json()
-    for header in ("content-type", "cache-control", "www-authenticate", "x-content-type-options"):
-        assert lean.headers.get(header) == plain.headers.get(header), header
 
 
 @pytest.mark.parametrize(
@@ -81,7 +54,7 @@ async def test_unusual_and_bad_bodies_answer_as_the_fastapi_route(
     api: Api, request_kwargs: dict[str, Any]
 ) -> None:
     lean, plain = await _both(api, **request_kwargs)
-    _same(lean, plain)
+    same_answer(lean, plain)
     assert lean.status_code in (401, 422)
 
 
@@ -183,14 +156,14 @@ async def test_me_answers_as_the_fastapi_route(api: Api) -> None:
         lean = await api.client.get("/auth/me", headers=headers)
         with fastapi_route_only(api):
             plain = await api.client.get("/auth/me", headers=headers)
-        _same(lean, plain)
+        same_answer(lean, plain)
     logout = await api.client.post("/auth/logout", headers=bearer(other["accessToken"]))
     assert logout.status_code == 200
     headers = [("Authorization", f"Bearer {other['accessToken']}")]
     lean = await api.client.get("/auth/me", headers=headers)
     with fastapi_route_only(api):
         plain = await api.client.get("/auth/me", headers=headers)
-    _same(lean, plain)
+    same_answer(lean, plain)
     assert lean.status_code == 401 and lean.json()["code"] == "TOKEN_REVOKED"
     post = await api.client.post("/auth/me", headers=bearer(access))
     assert post.status_code == 405

@@ -47,7 +47,10 @@ async def test_hash_and_verify_in_the_pool(pool: HashingPool) -> None:
         await hasher.aclose()
 
 
-def test_the_shipped_pool_is_processes_at_nice_19_sized_to_the_machine() -> None:
+def test_the_shipped_pool_is_processes_at_nice_19_sized_to_the_machine(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
     hasher = PasswordHasher(TESTING)
     try:
         assert hasher.pool == HashingPool("processes", nice=19, batch=True)
@@ -55,6 +58,34 @@ def test_the_shipped_pool_is_processes_at_nice_19_sized_to_the_machine() -> None
         assert "processes" in repr(hasher) and "$argon2" not in repr(hasher)
     finally:
         hasher.close()
+
+
+@pytest.mark.parametrize(
+    ("cpus", "web_concurrency", "size"),
+    [
+        (2, None, 2),
+        (1, None, 2),
+        (8, None, 8),
+        (2, "2", 1),  # tokensmith serve --workers 2 on 2 CPUs: one hashing process each
+        (2, "1", 2),
+        (8, "3", 3),
+        (2, "4", 1),
+        (4, " 2 ", 2),
+        (2, "0", 2),  # not a worker count: as if unset
+        (2, "many", 2),
+        (2, "-1", 2),
+    ],
+)
+def test_the_processes_serving_the_app_share_the_cpus(
+    monkeypatch: pytest.MonkeyPatch, cpus: int, web_concurrency: str | None, size: int
+) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: cpus)
+    if web_concurrency is None:
+        monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
+    else:
+        monkeypatch.setenv("WEB_CONCURRENCY", web_concurrency)
+    assert HashingPool().size() == size
+    assert HashingPool(workers=5).size() == 5  # a size given is kept
 
 
 def test_threads_sets_the_pool_size_and_keeps_the_rest() -> None:

@@ -200,3 +200,36 @@ def _children(pid: int) -> list[int]:
         if ppid == pid and b"resource_tracker" not in cmdline:
             found.append(int(entry.name))
     return sorted(found)
+
+
+def test_workers_share_the_cpus_for_hashing(tmp_path: Path) -> None:
+    """``serve --workers 2`` tells its workers how many they are (``WEB_CONCURRENCY``), and
+    each starts only its share of hashing processes, however many logins arrive at once."""
+    cpus = os.cpu_count() or 2
+    share = -(-cpus // 2)
+    with running_server(tmp_path, {}, workers=2) as server:
+        workers = _children(server.process.pid)
+        assert len(workers) == 2
+        for pid in workers:
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+            assert b"WEB_CONCURRENCY=2" in environ
+
+        def register(i: int) -> int:
+            body = {"email": f"user{i}@example.com", "password": "correct horse battery"}
+            return httpx.post(server.url + "/auth/register", json=body, timeout=60).status_code
+
+        async def storm() -> list[int]:
+            return list(await asyncio.gather(*(asyncio.to_thread(register, i) for i in range(12))))
+
+        assert asyncio.run(storm()) == [201] * 12
+        hashing = {pid: _hashing_children(pid) for pid in workers}
+        assert sum(len(c) for c in hashing.values()) >= 1
+        assert all(len(c) <= share for c in hashing.values()), hashing
+
+
+def _hashing_children(pid: int) -> list[int]:
+    return [
+        child
+        for child in _children(pid)
+        if b"tokensmith.core.hashing_processes" in Path(f"/proc/{child}/cmdline").read_bytes()
+    ]

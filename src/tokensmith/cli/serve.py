@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from typing import Any
 
 import click
@@ -95,6 +96,9 @@ def serve(host: str, port: int, workers: int) -> None:
         err=True,
     )
     if workers > 1:
+        # The workers share the CPUs for argon2 (HashingPool.size): one hashing process each
+        # on a 2-CPU machine with 2 workers, not 2 each taking turns on the same cores.
+        os.environ["WEB_CONCURRENCY"] = str(workers)
         uvicorn.run(
             "tokensmith.server.app:create_app_from_env", factory=True, workers=workers, **options
         )

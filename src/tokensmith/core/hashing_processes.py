@@ -10,14 +10,20 @@ pool closes or the server process dies, however it dies.
 
 One request per line, JSON: ``["hash", password]`` or ``["verify", hash, password]``; one
 answer per line: the hash, or true/false. Passwords never appear anywhere else (no logging).
+
+The event loop talks to the children itself: it writes a request to a child's stdin and waits
+for the answer line on a non-blocking stdout (``loop.add_reader``). No server thread takes part,
+so none of them holds the server's GIL, or waits for a CPU with it, while the loop has requests
+to serve (docs/performance.md, "Round seven").
 """
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import contextlib
 import json
 import os
-import queue
 import signal
 import subprocess
 import sys
@@ -47,14 +53,21 @@ class _Child:
         assert self.process.stdin is not None and self.process.stdout is not None
         self.stdin: IO[bytes] = self.process.stdin
         self.stdout: IO[bytes] = self.process.stdout
+        os.set_blocking(self.stdout.fileno(), False)
 
-    def ask(self, request: list[str]) -> Any:
+    async def ask(self, request: list[str]) -> Any:
+        """Send one request and wait for its answer without blocking the loop. The child reads
+        its stdin only between requests, so the pipe is empty and the write does not wait."""
         self.stdin.write(json.dumps(request).encode() + b"\n")
         self.stdin.flush()
-        line = self.stdout.readline()
-        if not line:
-            raise BrokenPipeError("hashing process ended")
-        answer = json.loads(line)
+        loop = asyncio.get_running_loop()
+        fd = self.stdout.fileno()
+        line: asyncio.Future[bytes] = loop.create_future()
+        loop.add_reader(fd, _read_line, fd, line, [])
+        try:
+            answer = json.loads(await line)
+        finally:
+            loop.remove_reader(fd)
         if isinstance(answer, dict):
             # What argon2 raised in the child (its type only: the message could hold input).
             raise HashingFailed(f"argon2 raised {answer['error']} in the hashing process")
@@ -71,33 +84,92 @@ class _Child:
             self.stdout.close()
 
 
+def _read_line(fd: int, line: asyncio.Future[bytes], chunks: list[bytes]) -> None:
+    """``fd`` is readable: one answer is one line, in one read or in several."""
+    if line.done():
+        return
+    try:
+        chunk = os.read(fd, 65536)
+    except BlockingIOError:
+        return
+    except OSError as error:
+        line.set_exception(error)
+        return
+    if not chunk:
+        line.set_exception(BrokenPipeError("hashing process ended"))
+        return
+    chunks.append(chunk)
+    if chunk.endswith(b"\n"):
+        line.set_result(b"".join(chunks))
+
+
 class HashingProcesses:
-    """``size`` child processes; :meth:`call` borrows one (blocking: call it from a thread of
-    the hasher's own pool, never from an event loop)."""
+    """``size`` child processes; :meth:`call` borrows one for one request, on whichever event
+    loop calls it (a caller waits, asynchronously, while all are busy)."""
 
     def __init__(self, size: int, params: Argon2Parameters, nice: int, batch: bool):
         self._spec = json.dumps({"params": asdict(params), "nice": nice, "batch": batch})
-        self._idle: queue.SimpleQueue[_Child | None] = queue.SimpleQueue()
+        self._idle: list[_Child | None] = [None] * size  # a slot: its child starts on first use
+        self._waiting: collections.deque[asyncio.Future[_Child | None]] = collections.deque()
         self._children: list[_Child] = []
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # callers may be on several loops, in several threads
         self._closed = False
-        for _ in range(size):
-            self._idle.put(None)  # a slot: its child starts on first use
 
-    def call(self, *request: str) -> Any:
-        child = self._idle.get()
+    async def call(self, *request: str) -> Any:
+        child = await self._borrow()
         try:
             if child is None or child.process.poll() is not None:
+                if child is not None:
+                    self._forget(child)
                 child = self._start()
             try:
-                return child.ask(list(request))
-            except (BrokenPipeError, ValueError, OSError):
+                return await child.ask(list(request))
+            except (BrokenPipeError, ConnectionError, ValueError, OSError) as error:
+                if isinstance(error, HashingFailed):
+                    raise
                 # The child died (killed, out of memory): one retry in a fresh one.
                 self._forget(child)
+                child = None
                 child = self._start()
-                return child.ask(list(request))
+                return await child.ask(list(request))
+        except asyncio.CancelledError:
+            # The answer would reach the next caller: this child is not reused.
+            if child is not None:
+                self._forget(child)
+            child = None
+            raise
         finally:
-            self._idle.put(child)
+            self._give_back(child)
+
+    async def _borrow(self) -> _Child | None:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the hashing processes are closed")
+            if self._idle:
+                return self._idle.pop()
+            turn: asyncio.Future[_Child | None] = asyncio.get_running_loop().create_future()
+            self._waiting.append(turn)
+        try:
+            return await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self._give_back(turn.result())  # handed over just as the caller went away
+            raise
+
+    def _give_back(self, child: _Child | None) -> None:
+        with self._lock:
+            while self._waiting:
+                turn = self._waiting.popleft()
+                if not turn.done():
+                    turn.get_loop().call_soon_threadsafe(self._hand_over, turn, child)
+                    return
+            self._idle.append(child)
+
+    def _hand_over(self, turn: asyncio.Future[_Child | None], child: _Child | None) -> None:
+        if turn.done():  # the caller went away meanwhile: the next one gets the child
+            self._give_back(child)
+        else:
+            turn.set_result(child)
 
     def _start(self) -> _Child:
         with self._lock:
@@ -109,11 +181,12 @@ class HashingProcesses:
 
     def _forget(self, child: _Child) -> None:
         child.close()
-        child.process.kill()
-        child.process.wait()
+        with contextlib.suppress(OSError):
+            child.process.kill()
         with self._lock:
             if child in self._children:
                 self._children.remove(child)
+        threading.Thread(target=child.process.wait, daemon=True).start()  # reaped off the loop
 
     def pids(self) -> list[int]:
         with self._lock:
@@ -122,16 +195,24 @@ class HashingProcesses:
     def close(self, *, wait: bool) -> None:
         """Close every child's stdin: each exits after its current request (whose answer its
         caller still reads). ``wait``: until they have exited; otherwise a daemon thread reaps
-        them."""
+        them. Callers still waiting for a child get :class:`RuntimeError`."""
         with self._lock:
             self._closed = True
             children = list(self._children)
+            waiting, self._waiting = list(self._waiting), collections.deque()
+        for turn in waiting:
+            turn.get_loop().call_soon_threadsafe(_refuse, turn)
         for child in children:
             child.end_input()
         if wait:
             _reap(children)
         elif children:
             threading.Thread(target=_reap, args=(children,), daemon=True).start()
+
+
+def _refuse(turn: asyncio.Future[_Child | None]) -> None:
+    if not turn.done():
+        turn.set_exception(RuntimeError("the hashing processes are closed"))
 
 
 def _reap(children: list[_Child]) -> None:

@@ -56,7 +56,7 @@ class HashingPool:
 
     ``kind``: ``"threads"`` (in the server process) or ``"processes"`` (child processes,
     :mod:`tokensmith.core.hashing_processes`: nothing of a hash holds the server's GIL).
-    ``workers``: the pool's size (default: the CPU count, at least 2). ``nice``: the workers'
+    ``workers``: the pool's size (default: :meth:`size`). ``nice``: the workers'
     nice value (Linux applies it per thread). ``batch``: ``SCHED_BATCH`` as well (the kernel
     treats the workers as CPU-bound: they never preempt an event loop on wake-up). Where the
     platform or the process's limits refuse a setting, hashing still works, at the priority it
@@ -69,18 +69,37 @@ class HashingPool:
     batch: bool = True
 
     def size(self) -> int:
-        return self.workers or max(2, os.cpu_count() or 2)
+        """``workers``; by default the machine's CPUs shared among the processes serving the
+        app: with ``WEB_CONCURRENCY=N`` (what ``tokensmith serve --workers N`` sets for its
+        workers; uvicorn and gunicorn read the same variable) each process gets
+        ``ceil(cpus / N)``, at least 1; without it, every CPU (at least 2). More hashes at once
+        than CPUs only take turns on the same cores, each evicting the other's 19 MiB from the
+        caches, and lengthen the event loops' tail during a login storm."""
+        if self.workers:
+            return self.workers
+        cpus = os.cpu_count() or 2
+        processes = _web_concurrency()
+        if processes is None:
+            return max(2, cpus)
+        return max(1, -(-cpus // processes))
+
+
+def _web_concurrency() -> int | None:
+    """``WEB_CONCURRENCY`` when it is a positive integer (anything else is not ours to refuse:
+    the variable belongs to whatever runs the app)."""
+    value = os.environ.get("WEB_CONCURRENCY", "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else None
 
 
 SHIPPED_POOL = HashingPool("processes", nice=19, batch=True)
-"""What a server process hashes with unless told otherwise: one hashing process per CPU (at least
-2), at nice 19 under ``SCHED_BATCH``. Against threads at nice 10 (round one's setting), the
-``/auth/me`` p99 during a login storm fell from 16.6 to 6.9 ms and login throughput did not drop
-(docs/performance.md, "Round two: what each way gave"): a low-priority hashing *thread* holds the
-server's GIL at the start and end of every hash, and the kernel puts it behind everything else
-while it does; a hashing process never holds it. The trade: while the event loops keep both CPUs
-busy, logins wait for them (nice is relative within the server's cgroup or autogroup, not
-against other tenants)."""
+"""What a server process hashes with unless told otherwise: its share of the CPUs as hashing
+processes (:meth:`HashingPool.size`), at nice 19 under ``SCHED_BATCH``. Against threads at nice
+10 (round one's setting), the ``/auth/me`` p99 during a login storm fell from 16.6 to 6.9 ms and
+login throughput did not drop (docs/performance.md, "Round two: what each way gave"): a
+low-priority hashing *thread* holds the server's GIL at the start and end of every hash, and the
+kernel puts it behind everything else while it does; a hashing process never holds it. The
+trade: while the event loops keep both CPUs busy, logins wait for them (nice is relative within
+the server's cgroup or autogroup, not against other tenants)."""
 
 
 def lower_priority(nice: int, batch: bool) -> None:
@@ -126,11 +145,10 @@ class PasswordHasher:
         self._argon2 = _argon2(params)
         self._pool_spec = spec = pool if threads is None else _replace_workers(pool, threads)
         self._processes: HashingProcesses | None = None
+        self._pool: ThreadPoolExecutor | None = None
         if spec.kind == "processes":
-            # The threads only wait on the children's pipes: normal priority, so a thread
-            # holding the GIL is never one the kernel puts behind everything else.
+            # The event loop itself talks to the children: no server thread is involved.
             self._processes = HashingProcesses(spec.size(), params, spec.nice, spec.batch)
-            self._pool = ThreadPoolExecutor(spec.size(), thread_name_prefix="argon2-pipe")
         else:
             self._pool = ThreadPoolExecutor(
                 max_workers=spec.size(),
@@ -160,7 +178,7 @@ class PasswordHasher:
 
     async def hash(self, password: str) -> str:
         if self._processes is not None:
-            return str(await self._run(self._processes.call, "hash", password))
+            return str(await self._processes.call("hash", password))
         return await self._run(self._argon2.hash, password)
 
     async def verify(self, password_hash: str | None, password: str) -> bool:
@@ -168,7 +186,7 @@ class PasswordHasher:
         returns False (unknown email)."""
         stored = password_hash or self._dummy_hash
         if self._processes is not None:
-            ok = bool(await self._run(self._processes.call, "verify", stored, password))
+            ok = bool(await self._processes.call("verify", stored, password))
         else:
             ok = await self._run(self._verify_here, stored, password)
         return ok and password_hash is not None
@@ -190,7 +208,8 @@ class PasswordHasher:
     def close(self) -> None:
         """Stop without waiting: queued hashes are cancelled; hashing threads and processes end
         once their current hash (if any) is done."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
         if self._processes is not None:
             self._processes.close(wait=False)
 
@@ -201,7 +220,8 @@ class PasswordHasher:
         await asyncio.to_thread(self._wait_closed)
 
     def _wait_closed(self) -> None:
-        self._pool.shutdown(wait=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
         if self._processes is not None:
             self._processes.close(wait=True)
 

@@ -1,22 +1,27 @@
-"""``POST /auth/refresh`` and ``GET /auth/me`` on a lean path: pure ASGI, in front of the
-FastAPI routes.
+"""``POST /auth/refresh``, ``POST /auth/login`` and ``GET /auth/me`` on a lean path: pure ASGI,
+in front of the FastAPI routes.
 
 A rotation is the request whose cost matters most after the protected routes, and FastAPI's
 request path (routing, dependency solving, body validation through pydantic, the response model)
-is a large share of its server time (docs/performance.md has the profile). This serves the common
-shape by hand:
+is a large share of its server time (docs/performance.md has the profile). A login's work on the
+event loop is what a probe waits behind during a login storm. This serves the common shapes by
+hand:
 
-* a body that is empty, or JSON (no ``Content-Type`` or ``application/json``) holding an object
-  whose ``refreshToken`` (or ``refresh_token``) is absent, ``null`` or a string of at most
+* refresh: a body that is empty, or JSON (no ``Content-Type`` or ``application/json``) holding an
+  object whose ``refreshToken`` (or ``refresh_token``) is absent, ``null`` or a string of at most
   16,384 characters, the limit :class:`~tokensmith.web.schemas.RefreshBody` sets;
+* login: a JSON body (same media types) that :class:`~tokensmith.web.schemas.LoginBody` itself
+  accepts (pydantic reading the JSON: the route's own rules);
 
 and hands **everything else** (bad JSON, another content type, a token of the wrong type or
-length) to the FastAPI route behind it, with the body it already read, so every 422 is the one
-FastAPI and pydantic give. The FastAPI route also stays the OpenAPI description.
+length, a login body the model refuses) to the FastAPI route behind it, with the body it already
+read, so every 422 is the one FastAPI and pydantic give. The FastAPI routes also stay the OpenAPI
+description.
 
-Everything after the body is the same code the FastAPI route runs: the rate limit, the cookie
-transport and its CSRF check, :meth:`SessionService.refresh` and :class:`TokenResponder`; errors
-are answered by the app's :class:`ErrorPresenter`, in the contract's shape.
+Everything after the body is the same code the FastAPI routes run: the rate limits, the cookie
+transport and its CSRF check, :meth:`SessionService.refresh` or
+:func:`~tokensmith.web.routes_accounts.log_in`, and :class:`TokenResponder`; errors are answered
+by the app's :class:`ErrorPresenter`, in the contract's shape.
 """
 
 from __future__ import annotations
@@ -24,11 +29,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 import orjson
+from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tokensmith.core.accounts import AccountService
 from tokensmith.core.sessions import SessionService
 from tokensmith.core.subjects import Subjects
 from tokensmith.errors import RefreshTokenRequired, TokenRevoked, TokensmithError
@@ -36,14 +43,22 @@ from tokensmith.web.context import request_context
 from tokensmith.web.errors import ErrorPresenter
 from tokensmith.web.guards import Guards
 from tokensmith.web.ratelimit import RateLimits
-from tokensmith.web.schemas import user_body
+from tokensmith.web.routes_accounts import log_in
+from tokensmith.web.schemas import LoginBody, user_body
 from tokensmith.web.token_response import FastJSONResponse, TokenResponder
 from tokensmith.web.transport import ClientAddress, CookieTransport
 
 if TYPE_CHECKING:
     from tokensmith.web.integration import Tokensmith
 
-__all__ = ["LeanMe", "LeanRefresh", "install_lean_routes", "refresh_token_in"]
+__all__ = [
+    "LeanLogin",
+    "LeanMe",
+    "LeanRefresh",
+    "install_lean_routes",
+    "login_body_in",
+    "refresh_token_in",
+]
 
 MAX_TOKEN_CHARS: Final = 16384
 """The ``max_length`` of ``RefreshBody.refresh_token``."""
@@ -52,14 +67,19 @@ _UNUSUAL: Final = object()
 """The body is not the common shape: the FastAPI route answers it."""
 
 
+def _is_json(content_type: bytes | None) -> bool:
+    """No ``Content-Type`` or ``application/json`` (parameters and case aside)."""
+    return content_type is None or (
+        content_type.split(b";", 1)[0].strip().lower() == b"application/json"
+    )
+
+
 def refresh_token_in(body: bytes, content_type: bytes | None) -> object:
     """The body's refresh token (``None`` when there is none), or :data:`_UNUSUAL`."""
     if not body:
         return None
-    if content_type is not None:
-        media = content_type.split(b";", 1)[0].strip().lower()
-        if media != b"application/json":
-            return _UNUSUAL
+    if not _is_json(content_type):
+        return _UNUSUAL
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -73,6 +93,17 @@ def refresh_token_in(body: bytes, content_type: bytes | None) -> object:
     if token is None or (type(token) is str and len(token) <= MAX_TOKEN_CHARS):
         return token
     return _UNUSUAL
+
+
+def login_body_in(body: bytes, content_type: bytes | None) -> LoginBody | None:
+    """The login body as :class:`LoginBody` reads it, or ``None`` when the FastAPI route must
+    answer (its 422 is the contract's)."""
+    if not body or not _is_json(content_type):
+        return None
+    try:
+        return LoginBody.model_validate_json(body)
+    except ValidationError:
+        return None
 
 
 class LeanRefresh:
@@ -141,6 +172,55 @@ class LeanRefresh:
         assert isinstance(token, str)
         tokens = await self._sessions.refresh(token, ctx)
         return self._respond(request, tokens, from_cookie=from_cookie)
+
+
+class LeanLogin:
+    """Pure ASGI middleware beside :class:`LeanRefresh`: ``POST {prefix}/login`` with a body
+    :class:`LoginBody` accepts is answered here by :func:`log_in`, the FastAPI route's own
+    code; every other request (and any other login body) goes on to the app's routes."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        path: str,
+        accounts: AccountService,
+        limits: RateLimits,
+        addresses: ClientAddress,
+        respond: TokenResponder,
+        errors: ErrorPresenter,
+    ) -> None:
+        self.app = app
+        self.path = path
+        self._accounts = accounts
+        self._limits = limits
+        self._addresses = addresses
+        self._respond = respond
+        self._errors = errors
+
+    def __repr__(self) -> str:
+        return f"LeanLogin({self.path!r})"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or _route_path(scope) != self.path:
+            await self.app(scope, receive, send)
+            return
+        read = await _read(scope, receive)
+        if read is None:
+            return  # the client went away, or the body limit answered 413
+        body = login_body_in(*read)
+        if body is None:
+            await self.app(scope, _replay(read[0]), send)
+            return
+        scope["route"] = self
+        request = Request(scope)
+        try:
+            response = await log_in(
+                self._accounts, self._limits, self._addresses, self._respond, request, body
+            )
+        except TokensmithError as error:
+            response = self._errors.present(scope, error)
+        await response(scope, _no_receive, send)
 
 
 class LeanMe:
@@ -235,6 +315,16 @@ def install_lean_routes(app: Starlette, tokensmith: Tokensmith) -> None:
         subjects=tokensmith.services.subjects,
         errors=tokensmith.errors,
     )
+    if tokensmith.services.subjects.is_own_table:  # else there is no /auth/login
+        app.add_middleware(
+            LeanLogin,
+            path=tokensmith.prefix + "/login",
+            accounts=tokensmith.services.accounts,
+            limits=tokensmith.rate_limits,
+            addresses=tokensmith.addresses,
+            respond=tokensmith.respond,
+            errors=tokensmith.errors,
+        )
     app.add_middleware(
         LeanRefresh,
         path=tokensmith.prefix + "/refresh",

@@ -33,7 +33,28 @@ from tokensmith.web.schemas import (
 from tokensmith.web.token_response import TokenResponder
 from tokensmith.web.transport import ClientAddress, CookieTransport
 
-__all__ = ["account_routes"]
+__all__ = ["account_routes", "log_in"]
+
+
+async def log_in(
+    accounts: AccountService,
+    limits: RateLimits,
+    addresses: ClientAddress,
+    respond: TokenResponder,
+    request: Request,
+    body: LoginBody,
+) -> Response:
+    """``POST /auth/login`` once its body is read: the FastAPI route below and the lean path
+    (:class:`tokensmith.web.lean.LeanLogin`) both answer with this."""
+    ctx = request_context(addresses, request)
+    email = body.email.strip().lower()
+    # Per IP (one address spraying many emails, each costing an argon2 hash), per IP and
+    # email, and per account (many addresses guessing one account).
+    await limits.hit("login_ip", ctx.ip or "-")
+    await limits.hit("login", ctx.ip or "-", email)
+    await limits.hit("login_account", email)
+    result = await accounts.login(body.email, body.password, ctx, remember=body.remember)
+    return respond(request, result.tokens)
 
 
 def account_routes(
@@ -81,15 +102,7 @@ def account_routes(
         With ``X-Token-Transport: cookie`` the refresh token goes in an HttpOnly cookie instead
         of the body (contract 5.5). ``remember: false`` opens a short session whose cookie
         ends with the browser."""
-        ctx = request_context(addresses, request)
-        email = body.email.strip().lower()
-        # Per IP (one address spraying many emails, each costing an argon2 hash), per IP and
-        # email, and per account (many addresses guessing one account).
-        await limits.hit("login_ip", ctx.ip or "-")
-        await limits.hit("login", ctx.ip or "-", email)
-        await limits.hit("login_account", email)
-        result = await accounts.login(body.email, body.password, ctx, remember=body.remember)
-        return respond(request, result.tokens)
+        return await log_in(accounts, limits, addresses, respond, request, body)
 
     @router.post("/password", status_code=204, responses=errors(401, 403, 429))
     async def change_password(
