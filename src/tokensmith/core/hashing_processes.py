@@ -28,6 +28,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import IO, TYPE_CHECKING, Any
 
@@ -124,12 +125,12 @@ class HashingProcesses:
                 child = self._start()
             try:
                 return await child.ask(list(request))
-            except (BrokenPipeError, ConnectionError, ValueError, OSError) as error:
+            except (OSError, ValueError) as error:  # a broken pipe, a torn answer
                 if isinstance(error, HashingFailed):
-                    raise
+                    raise  # argon2's refusal: the child is fine
                 # The child died (killed, out of memory): one retry in a fresh one.
                 self._forget(child)
-                child = None
+                child = None  # if no child can start, the slot goes back empty
                 child = self._start()
                 return await child.ask(list(request))
         except asyncio.CancelledError:
@@ -161,7 +162,7 @@ class HashingProcesses:
             while self._waiting:
                 turn = self._waiting.popleft()
                 if not turn.done():
-                    turn.get_loop().call_soon_threadsafe(self._hand_over, turn, child)
+                    _soon(turn.get_loop(), self._hand_over, turn, child)
                     return
             self._idle.append(child)
 
@@ -201,13 +202,26 @@ class HashingProcesses:
             children = list(self._children)
             waiting, self._waiting = list(self._waiting), collections.deque()
         for turn in waiting:
-            turn.get_loop().call_soon_threadsafe(_refuse, turn)
+            _soon(turn.get_loop(), _refuse, turn)
         for child in children:
             child.end_input()
         if wait:
             _reap(children)
         elif children:
             threading.Thread(target=_reap, args=(children,), daemon=True).start()
+
+
+def _soon(loop: asyncio.AbstractEventLoop, callback: Callable[..., None], *args: Any) -> None:
+    """``callback`` on ``loop``, after the caller's lock is released: from the loop's own thread
+    without waking it through its self-pipe."""
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if loop is running:
+        loop.call_soon(callback, *args)
+    else:
+        loop.call_soon_threadsafe(callback, *args)
 
 
 def _refuse(turn: asyncio.Future[_Child | None]) -> None:
