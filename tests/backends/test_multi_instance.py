@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import statistics
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.backends.cluster import bearer, code_of, login, new_user, shared_env, wait_until
+from tests.backends.cluster import bearer, code_of, login, new_user, shared_env
 from tests.support.databases import RedisServer
 from tests.support.servers import ServerProcess, start_server
 
@@ -36,33 +37,30 @@ def pair(
         b.stop()
 
 
-def test_logout_on_a_is_refused_on_b_within_100_ms(
+def test_logout_on_a_is_refused_on_b_at_once(
     pair: tuple[ServerProcess, ServerProcess],
 ) -> None:
-    """After logout on A returns, B answers 401 TOKEN_REVOKED for the token within 100 ms.
-    The delay is measured from A's response to B's first 401, over 20 sessions."""
+    """Once logout on A has answered, B's very first answer for the token is 401 TOKEN_REVOKED:
+    A's logout waits for every instance to confirm it (``storage/redis/feed.py``). Over 20
+    sessions, each asked on a keep-alive connection B had already served the token on."""
     a, b = pair
     email, _ = new_user(a.url)
-    delays: list[float] = []
+    logout_ms: list[float] = []
     with httpx.Client(timeout=5) as http:
         for _ in range(20):
             tokens = login(a.url, email)
             access = tokens["accessToken"]
             assert http.get(f"{b.url}/auth/me", headers=bearer(access)).status_code == 200
+            started = time.perf_counter()
             logout = http.post(f"{a.url}/auth/logout", headers=bearer(access))
+            logout_ms.append((time.perf_counter() - started) * 1000)
             assert logout.status_code == 200
-            last: list[httpx.Response] = []
-
-            def refused(token: str = access, seen: list[httpx.Response] = last) -> bool:
-                seen[:] = [http.get(f"{b.url}/auth/me", headers=bearer(token))]
-                return seen[0].status_code == 401
-
-            delays.append(wait_until(refused, 2.0, "B refuses the logged-out token"))
-            assert code_of(last[0]) == "TOKEN_REVOKED"
-            assert 'error="invalid_token"' in last[0].headers["www-authenticate"]
-    median_ms, max_ms = statistics.median(delays) * 1000, max(delays) * 1000
-    print(f"\ncross-instance revocation delay: median {median_ms:.1f} ms, max {max_ms:.1f} ms")
-    assert max(delays) < 0.1
+            refused = http.get(f"{b.url}/auth/me", headers=bearer(access))
+            assert refused.status_code == 401
+            assert code_of(refused) == "TOKEN_REVOKED"
+            assert 'error="invalid_token"' in refused.headers["www-authenticate"]
+    median_ms, max_ms = statistics.median(logout_ms), max(logout_ms)
+    print(f"\nlogout (confirmed by both instances): median {median_ms:.1f} ms, max {max_ms:.1f} ms")
 
 
 def test_fifty_concurrent_refreshes_across_instances_make_one_successor(

@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -88,6 +89,83 @@ async def test_a_published_revocation_reaches_another_feed_within_100_ms(
     finally:
         await listener.stop()
         await publisher.close()
+
+
+async def test_publish_returns_once_every_subscriber_applied_it(
+    redis_server: RedisServer, db: SqlDatabase
+) -> None:
+    """With the publisher's own feed listening, ``publish`` waits for each subscriber's
+    confirmation: when it returns, the peers' sets already hold the revocation (no window)."""
+    peers = [Listener(_feed(redis_server, db, backstop=timedelta(minutes=5))) for _ in range(3)]
+    publisher = Listener(_feed(redis_server, db, backstop=timedelta(minutes=5)))
+    for listener in (*peers, publisher):
+        await listener.start()
+    try:
+        for n in range(20):
+            await publisher.feed.publish([Revocation(f"s-{n}", UNTIL)])
+            assert [f"s-{n}" in peer.received for peer in peers] == [True, True, True]
+        assert publisher.received == [f"s-{n}" for n in range(20)]  # its own subscription too
+    finally:
+        for listener in (*peers, publisher):
+            await listener.stop()
+
+
+async def test_a_subscriber_that_never_confirms_costs_the_bound_and_a_warning(
+    redis_server: RedisServer, db: SqlDatabase, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A foreign subscriber (say ``redis-cli subscribe``) never confirms: ``publish`` returns
+    after ``confirm_within``, without raising, and says so once per 10 s, not per logout."""
+    peer = Listener(_feed(redis_server, db, backstop=timedelta(minutes=5)))
+    publisher = Listener(
+        _feed(
+            redis_server,
+            db,
+            backstop=timedelta(minutes=5),
+            confirm_within=timedelta(milliseconds=100),
+        )
+    )
+    await peer.start()
+    await publisher.start()
+    foreign = peer.feed.client.pubsub()
+    await foreign.subscribe("test:revocations")
+    try:
+        for n in range(3):
+            started = time.perf_counter()
+            await publisher.feed.publish([Revocation(f"slow-{n}", UNTIL)])
+            waited = time.perf_counter() - started
+            assert 0.1 <= waited < 1.0
+            assert f"slow-{n}" in peer.received
+        warnings = [r for r in caplog.records if "did not confirm" in r.getMessage()]
+        assert len(warnings) == 1
+        assert "1 of 3 subscribers" in warnings[0].getMessage()
+    finally:
+        await foreign.aclose()
+        await peer.stop()
+        await publisher.stop()
+
+
+async def test_a_publisher_not_listening_does_not_wait(
+    redis_server: RedisServer, db: SqlDatabase
+) -> None:
+    """Confirmations arrive on the publisher's own subscription: without it (the feed is not
+    running, or Redis dropped it) ``publish`` is one round trip, as before."""
+    foreign_listener = await _foreign_subscriber(redis_server)
+    publisher = _feed(redis_server, db, confirm_within=timedelta(seconds=5))
+    try:
+        started = time.perf_counter()
+        await publisher.publish([Revocation("fire-and-forget", UNTIL)])
+        assert time.perf_counter() - started < 1.0
+    finally:
+        await foreign_listener.aclose()
+        await publisher.close()
+
+
+async def _foreign_subscriber(server: RedisServer) -> Any:
+    from redis.asyncio import Redis
+
+    pubsub = Redis.from_url(server.url).pubsub()
+    await pubsub.subscribe("test:revocations")
+    return pubsub
 
 
 async def test_a_malformed_message_is_ignored(

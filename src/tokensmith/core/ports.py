@@ -275,7 +275,9 @@ RevocationHandler = Callable[[Sequence[Revocation]], None]
 class RevocationFeed(Protocol):
     """Carries revocations between processes and instances.
 
-    ``publish`` is called after the revoking transaction committed; ``run`` delivers
+    ``publish`` is called after the revoking transaction committed, and returns once the other
+    processes hold the revocations as far as the feed can tell (Redis: each subscriber
+    confirmed, within a bound; the log alone: at once, they read it); ``run`` delivers
     revocations made elsewhere to ``handler`` until cancelled. ``cursor`` is where the initial
     load from the database stopped; ``resync`` reloads from the database (after an outage) and
     returns the new cursor.

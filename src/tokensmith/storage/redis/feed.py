@@ -13,12 +13,22 @@ the revocation log in the database stays the record:
   instead of waiting on a dead socket.
 
 Pub/sub is at-most-once and keeps no history, which is why the log, not Redis, is the record.
+
+**A logout answers only once every instance has it.** ``PUBLISH`` returns how many subscribers
+Redis handed the message to; each feed, after its handler added the revocations to its set,
+publishes the message's tag (a digest of its bytes) on ``<channel>:acks``, and ``publish`` waits
+until that many tags came back, at most ``confirm_within``. So when the client reads the logout's
+answer, a request on any other instance is already refused: no window, as between the workers of
+one SQLite file. A subscriber that does not confirm in time (a hung instance, a debugging
+``redis-cli subscribe`` on the channel, a peer of an older version during a rolling upgrade) costs
+each logout that bound, is logged, and still learns the revocation from the log.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import time
@@ -44,6 +54,7 @@ log = logging.getLogger("tokensmith.revocation")
 
 DEFAULT_CHANNEL = "tokensmith:revocations"
 _DOWN = (RedisError, OSError, asyncio.TimeoutError)
+_WARN_EVERY_S = 10.0
 
 
 def redis_client(url: str, *, timeout: timedelta = timedelta(milliseconds=500)) -> Redis:
@@ -78,6 +89,28 @@ def decode(data: Any) -> list[Revocation]:
         return []
 
 
+def tag_of(data: bytes) -> bytes:
+    """What a subscriber sends back to confirm one message: its digest, which the publisher
+    computes from the same bytes (so the message format carries nothing new)."""
+    return hashlib.blake2b(data, digest_size=12).digest()
+
+
+class _Confirmations:
+    """Tags seen on the acks channel for one published message, and how many are expected."""
+
+    def __init__(self) -> None:
+        self.seen = 0
+        self.expected: int | None = None
+        self.done = asyncio.get_running_loop().create_future()
+
+    def add(self, count: int = 0, *, expected: int | None = None) -> None:
+        self.seen += count
+        if expected is not None:
+            self.expected = expected
+        if self.expected is not None and self.seen >= self.expected and not self.done.done():
+            self.done.set_result(None)
+
+
 class RedisRevocationFeed:
     """Implements :class:`tokensmith.core.ports.RevocationFeed` over Redis pub/sub."""
 
@@ -90,9 +123,15 @@ class RedisRevocationFeed:
         backstop: timedelta = timedelta(seconds=2),
         fallback: timedelta = timedelta(milliseconds=50),
         reconnect_every: timedelta = timedelta(seconds=1),
+        confirm_within: timedelta = timedelta(milliseconds=250),
     ) -> None:
         self.client = redis_client(url)
         self.channel = channel
+        self.acks_channel = f"{channel}:acks"
+        self._acks_key = self.acks_channel.encode()
+        self._confirm_s = confirm_within.total_seconds()
+        self._waiting: dict[bytes, _Confirmations] = {}
+        self._warned_at = -_WARN_EVERY_S
         self._reader = RevocationLogReader(database)
         self._backstop_s = backstop.total_seconds()
         self._fallback_s = fallback.total_seconds()
@@ -106,13 +145,45 @@ class RedisRevocationFeed:
         return f"RedisRevocationFeed({self.channel!r}, {state})"
 
     async def publish(self, revocations: Sequence[Revocation]) -> None:
-        """Tell the other instances; called after the revoking transaction committed. Raises
+        """Tell the other instances, and return once each subscriber confirmed it applied them
+        (or after ``confirm_within``); called after the revoking transaction committed. Raises
         when Redis is down (the caller logs it; peers read the log instead)."""
         if not revocations:
             return
         if self._down:
             raise ServiceUnavailable("Redis is down; peers read the revocation log")
-        await self.client.publish(self.channel, encode(revocations))
+        data = encode(revocations)
+        tag = tag_of(data)
+        # Confirmations arrive on this feed's own subscription: wait only while it listens, and
+        # only once per identical message (the same sessions ended in the same microsecond).
+        if not self.connected or tag in self._waiting:
+            await self.client.publish(self.channel, data)
+            return
+        confirmations = self._waiting[tag] = _Confirmations()
+        try:
+            receivers = int(await self.client.publish(self.channel, data))
+            confirmations.add(expected=receivers)
+            try:
+                await asyncio.wait_for(confirmations.done, self._confirm_s)
+            except TimeoutError:
+                self._unconfirmed(receivers - confirmations.seen, receivers)
+        finally:
+            del self._waiting[tag]
+
+    def _unconfirmed(self, missing: int, receivers: int) -> None:
+        now = time.monotonic()
+        if now - self._warned_at < _WARN_EVERY_S:
+            return
+        self._warned_at = now
+        log.warning(
+            "%d of %d subscribers of %s did not confirm a revocation within %.0f ms (a hung "
+            "instance or a foreign subscriber?); they read it from the log within %.0f s",
+            missing,
+            receivers,
+            self.channel,
+            self._confirm_s * 1000,
+            self._backstop_s,
+        )
 
     async def ping(self) -> bool:
         """``/readyz``: does Redis answer (within the client's timeout)?"""
@@ -133,7 +204,7 @@ class RedisRevocationFeed:
         while True:
             pubsub = self.client.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.subscribe(self.channel)
+                await pubsub.subscribe(self.channel, self.acks_channel)
                 # Listening now: whatever was revoked before is in the log.
                 if reconnecting:
                     with contextlib.suppress(ServiceUnavailable):
@@ -167,12 +238,28 @@ class RedisRevocationFeed:
             wait_s = max(0.0, next_backstop - time.monotonic())
             message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=wait_s)
             if message is not None and message.get("type") == "message":
-                revocations = decode(message["data"])
-                self.received += len(revocations)
-                self._catch_up(handler, revocations)
+                await self._on_message(message, handler)
             if time.monotonic() >= next_backstop:
                 self._catch_up(handler, await self._poll_log())
                 next_backstop = time.monotonic() + self._backstop_s
+
+    async def _on_message(self, message: dict[str, Any], handler: RevocationHandler) -> None:
+        data = message["data"]
+        if message["channel"] == self._acks_key:
+            confirmations = self._waiting.get(data)
+            if confirmations is not None:
+                confirmations.add(1)
+            return
+        revocations = decode(data)
+        if not revocations:
+            return
+        self.received += len(revocations)
+        self._catch_up(handler, revocations)
+        # Applied: now the publisher may answer its logout.
+        try:
+            await self.client.publish(self.acks_channel, tag_of(data))
+        except _DOWN:
+            log.debug("could not confirm a revocation (Redis unavailable)")
 
     async def _poll_while_down(self, handler: RevocationHandler) -> None:
         until = time.monotonic() + self._reconnect_s
