@@ -217,7 +217,12 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, dict[str, Any] | None, str
             (
                 "propagation: logout on A -> B rejects",
                 None,
-                f"p50 {pr['p50_ms']} ms, p99 {pr['p99_ms']} ms, n={pr['samples']}, {pr['feed']}",
+                f"p50 {pr['p50_ms']} ms, p99 {pr['p99_ms']} ms, n={pr['samples']}, {pr['feed']}"
+                + (
+                    f"; B accepted it {pr['accepted_after_logout']} times after the logout answered"
+                    if "accepted_after_logout" in pr
+                    else ""
+                ),
             )
         )
     sv = results.get("services")
