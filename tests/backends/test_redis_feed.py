@@ -8,7 +8,6 @@ import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -149,23 +148,16 @@ async def test_a_publisher_not_listening_does_not_wait(
 ) -> None:
     """Confirmations arrive on the publisher's own subscription: without it (the feed is not
     running, or Redis dropped it) ``publish`` is one round trip, as before."""
-    foreign_listener = await _foreign_subscriber(redis_server)
     publisher = _feed(redis_server, db, confirm_within=timedelta(seconds=5))
+    foreign = publisher.client.pubsub()  # a subscriber that would never confirm
+    await foreign.subscribe("test:revocations")
     try:
         started = time.perf_counter()
         await publisher.publish([Revocation("fire-and-forget", UNTIL)])
         assert time.perf_counter() - started < 1.0
     finally:
-        await foreign_listener.aclose()
+        await foreign.aclose()
         await publisher.close()
-
-
-async def _foreign_subscriber(server: RedisServer) -> Any:
-    from redis.asyncio import Redis
-
-    pubsub = Redis.from_url(server.url).pubsub()
-    await pubsub.subscribe("test:revocations")
-    return pubsub
 
 
 async def test_a_malformed_message_is_ignored(

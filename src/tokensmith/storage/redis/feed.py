@@ -96,17 +96,23 @@ def tag_of(data: bytes) -> bytes:
 
 
 class _Confirmations:
-    """Tags seen on the acks channel for one published message, and how many are expected."""
+    """Tags seen on the acks channel for one published message, and how many are expected
+    (known only once ``PUBLISH`` answered: a confirmation may arrive before that answer)."""
 
     def __init__(self) -> None:
         self.seen = 0
         self.expected: int | None = None
         self.done = asyncio.get_running_loop().create_future()
 
-    def add(self, count: int = 0, *, expected: int | None = None) -> None:
-        self.seen += count
-        if expected is not None:
-            self.expected = expected
+    def confirm(self) -> None:
+        self.seen += 1
+        self._settle()
+
+    def expect(self, receivers: int) -> None:
+        self.expected = receivers
+        self._settle()
+
+    def _settle(self) -> None:
         if self.expected is not None and self.seen >= self.expected and not self.done.done():
             self.done.set_result(None)
 
@@ -162,7 +168,7 @@ class RedisRevocationFeed:
         confirmations = self._waiting[tag] = _Confirmations()
         try:
             receivers = int(await self.client.publish(self.channel, data))
-            confirmations.add(expected=receivers)
+            confirmations.expect(receivers)
             try:
                 await asyncio.wait_for(confirmations.done, self._confirm_s)
             except TimeoutError:
@@ -248,7 +254,7 @@ class RedisRevocationFeed:
         if message["channel"] == self._acks_key:
             confirmations = self._waiting.get(data)
             if confirmations is not None:
-                confirmations.add(1)
+                confirmations.confirm()
             return
         revocations = decode(data)
         if not revocations:
