@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import os
 import sqlite3
 from pathlib import Path
 
@@ -48,3 +50,57 @@ def test_no_shared_memory_file_means_ask_sqlite(tmp_path: Path) -> None:
     header = WalIndexHeader(str(path))
     assert header.snapshot() is None
     header.close()
+
+
+def _locks_held_on(path: Path) -> list[str]:
+    """This process's POSIX locks on ``path`` (``/proc/locks``: type, pid, device:inode, range)."""
+    inode, pid = os.stat(path).st_ino, os.getpid()
+    with open("/proc/locks") as table:
+        return [
+            " ".join(line.split()[3:])
+            for line in table
+            if line.split()[4] == str(pid) and line.split()[5].endswith(f":{inode}")
+        ]
+
+
+def test_reading_the_header_leaves_sqlites_locks_alone(tmp_path: Path) -> None:
+    """SQLite holds POSIX locks on the ``-shm`` file (a shared "dead-man switch" lock that tells
+    other processes the WAL-index is in use); closing *any* descriptor of the file would release
+    them all. Reading the header, and closing the reader, must leave them as they were."""
+    path = tmp_path / "db.sqlite"
+    connection = _database(path)
+    shm = Path(f"{path}-shm")
+    try:
+        held = _locks_held_on(shm)
+        assert held, "SQLite holds a lock on its -shm file"
+        for _ in range(2):
+            header = WalIndexHeader(str(path))
+            assert header.snapshot() is not None
+            header.close()
+            gc.collect()
+            assert _locks_held_on(shm) == held
+    finally:
+        connection.close()
+
+
+def test_a_new_shared_memory_file_is_read_by_a_new_reader(tmp_path: Path) -> None:
+    """Once every connection closed, SQLite deletes the ``-shm`` file and the next connection
+    makes another: a reader made after that reads the new file, not the kept old one."""
+    path = tmp_path / "db.sqlite"
+    first = _database(path)
+    old = WalIndexHeader(str(path))
+    assert old.snapshot() is not None
+    old.close()
+    first.close()
+    second = sqlite3.connect(path, isolation_level=None)
+    try:
+        second.execute("PRAGMA journal_mode=WAL")
+        second.execute("SELECT count(*) FROM t").fetchall()
+        header = WalIndexHeader(str(path))
+        before = header.snapshot()
+        assert before is not None
+        second.execute("INSERT INTO t VALUES (1)")
+        assert header.snapshot() not in (None, before)
+        header.close()
+    finally:
+        second.close()

@@ -12,6 +12,16 @@ So: a header byte-identical to the one read just *before* the last ``data_versio
 nothing was committed since, and the ``PRAGMA`` can be skipped. Anything else (a different
 header, two copies that disagree, no ``-shm`` file, a database not in WAL mode) means "ask
 SQLite", never "nothing changed".
+
+**The ``-shm`` file is opened once per process and never closed.** SQLite holds POSIX advisory
+locks on it (among them a shared "dead-man switch" lock that tells a process opening the database
+that others are using the WAL-index), and closing *any* descriptor of a file releases every POSIX
+lock the process holds on that file (https://www.sqlite.org/howtocorrupt.html, section 2.2).
+Opening the file, mapping it and closing the descriptor (or the map, which keeps a duplicate of
+it) dropped this process's locks: another process opening the database could then find no one
+using the WAL-index and rebuild it under this one. A CI run saw the symptom, a second worker of
+``serve --workers 2`` stuck in its startup for ten seconds together with the first one's
+request. So descriptor and map live in a module-level table until the process exits.
 """
 
 from __future__ import annotations
@@ -23,6 +33,12 @@ __all__ = ["WalIndexHeader"]
 
 _HEADER = 48
 """The size of one copy of the header (``WalIndexHdr``); two copies, back to back."""
+
+
+_MAPS: dict[str, mmap.mmap] = {}
+"""Each ``-shm`` file's map, by path, for the life of the process (never closed: see above)."""
+_DESCRIPTORS: dict[str, int] = {}
+"""Each ``-shm`` file's descriptor, by path, kept open for the same reason."""
 
 
 class WalIndexHeader:
@@ -45,21 +61,44 @@ class WalIndexHeader:
         return first
 
     def _open(self) -> mmap.mmap | None:
-        try:
-            fd = os.open(self._path, os.O_RDONLY)
-        except OSError:
-            return None  # no -shm file (yet): not in WAL mode, or no connection opened it
+        _forget_if_replaced(self._path)
+        self._map = _MAPS.get(self._path)
+        if self._map is not None:
+            return self._map
+        fd = _DESCRIPTORS.get(self._path)
+        if fd is None:
+            try:
+                fd = _DESCRIPTORS[self._path] = os.open(self._path, os.O_RDONLY)
+            except OSError:
+                return None  # no -shm file (yet): not in WAL mode, or no connection opened it
         try:
             if os.fstat(fd).st_size < 2 * _HEADER:
-                return None
-            self._map = mmap.mmap(fd, 2 * _HEADER, access=mmap.ACCESS_READ)
+                return None  # not initialised yet: the same descriptor is tried again
+            self._map = _MAPS[self._path] = mmap.mmap(fd, 2 * _HEADER, access=mmap.ACCESS_READ)
         except (OSError, ValueError):
             return None
-        finally:
-            os.close(fd)
         return self._map
 
     def close(self) -> None:
-        if self._map is not None:
-            self._map.close()
-            self._map = None
+        """Stop reading; the map itself stays open (see the module's docstring)."""
+        self._map = None
+
+
+def _forget_if_replaced(path: str) -> None:
+    """When every connection to a database closed, SQLite deleted its ``-shm`` file, and a later
+    connection made a new one: the descriptor kept here is of the old file, which SQLite no
+    longer locks, so it can be closed and the new file opened (for a new reader)."""
+    fd = _DESCRIPTORS.get(path)
+    if fd is None:
+        return
+    try:
+        current = os.stat(path).st_ino
+    except OSError:
+        current = None
+    if current == os.fstat(fd).st_ino:
+        return
+    old_map = _MAPS.pop(path, None)
+    if old_map is not None:
+        old_map.close()
+    del _DESCRIPTORS[path]
+    os.close(fd)
