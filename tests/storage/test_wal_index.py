@@ -104,3 +104,23 @@ def test_a_new_shared_memory_file_is_read_by_a_new_reader(tmp_path: Path) -> Non
         header.close()
     finally:
         second.close()
+
+
+def test_opening_another_database_object_leaves_sqlites_locks_alone(tmp_path: Path) -> None:
+    """A second ``SqlDatabase`` on a file this process already has open (an app and the CLI's
+    code in one process, a test) must not open and close the file to set its mode: that would
+    release the open connection's lock on the database file."""
+    from tokensmith.storage.sql.database import _private_sqlite_file
+
+    path = tmp_path / "db.sqlite"
+    connection = _database(path)
+    try:
+        connection.execute("BEGIN")
+        connection.execute("SELECT count(*) FROM t").fetchall()
+        held = _locks_held_on(path)
+        assert held, "a read transaction holds SQLite's shared lock on the file"
+        _private_sqlite_file(path)
+        assert _locks_held_on(path) == held
+        connection.execute("COMMIT")
+    finally:
+        connection.close()

@@ -113,10 +113,15 @@ def async_url(url: str) -> str:
 def _private_sqlite_file(path: Path) -> None:
     """The database holds password hashes: its directory is created ``0700`` and the file
     ``0600`` before SQLite opens it (SQLite gives its ``-wal`` and ``-shm`` files the database
-    file's mode). Files an older version left readable by others are tightened to ``0600``."""
+    file's mode). Files an older version left readable by others are tightened to ``0600``.
+
+    An existing file is not opened: closing a descriptor of it would release every POSIX lock
+    this process holds on it, those of SQLite connections already open to it included
+    (wal_index.py)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        if not path.exists():
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
         for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
             if file.exists() and file.stat().st_mode & 0o077:
                 file.chmod(0o600)
