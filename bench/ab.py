@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.ab", description=__doc__)
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections (chains)")
     parser.add_argument("--a", default="{}", help="environment of A, a JSON object")
     parser.add_argument("--b", default="{}", help="environment of B, a JSON object")
     args = parser.parse_args(argv)
@@ -48,6 +49,7 @@ def main(argv: list[str] | None = None) -> None:
         warmup_s=1,
         quick=False,
         quiet_wait_s=5,
+        connections=args.connections,
     )
     users = Users.numbered(run.connections, "ab.bench")
     servers: dict[str, Server] = {}
@@ -65,7 +67,8 @@ def main(argv: list[str] | None = None) -> None:
                     m = _round(run, servers[name], users, f"ab-{name}-{i}")
                     results[name].append(m)
                     print(
-                        f"round {i + 1} {name}: {m['rps']:,.0f} req/s, p99 {m.get('p99_ms')} ms, "
+                        f"round {i + 1} {name}: {m['rps']:,.0f} req/s, p50 {m.get('p50_ms')} ms, "
+                        f"p99 {m.get('p99_ms')} ms, "
                         f"{m.get('server_cpu_ms_per_request')} ms CPU per rotation",
                         flush=True,
                     )

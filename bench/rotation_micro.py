@@ -31,7 +31,7 @@ from tokensmith.core.clock import ManualClock
 from tokensmith.core.passwords import TESTING
 from tokensmith.runtime import Services, build_services
 from tokensmith.settings import load_settings
-from tokensmith.storage.sql import checkpoint, direct
+from tokensmith.storage.sql import checkpoint, sqlite_writer
 from tokensmith.storage.sql.migrate import upgrade
 
 CTX = RequestContext("10.0.0.1", "bench")
@@ -65,17 +65,17 @@ async def _logins(data: Path, n: int) -> list[str]:
 
 def _worker(data: Path, tokens: list[str], args: argparse.Namespace, out: Any) -> None:
     busy = [0]
-    transaction = direct.SqliteConnection.transaction
+    transaction = sqlite_writer.SqliteConnection.transaction
 
-    def counted(self: direct.SqliteConnection, steps: Any) -> Any:
+    def counted(self: sqlite_writer.SqliteConnection, steps: Any) -> Any:
         try:
             return transaction(self, steps)
-        except direct.SqliteBusy:
+        except sqlite_writer.SqliteBusy:
             busy[0] += 1
             raise
 
-    direct.SqliteConnection.transaction = counted  # type: ignore[method-assign]
-    direct.SqliteConnection.MAX_PAUSE_S = args.max_pause
+    sqlite_writer.SqliteConnection.transaction = counted  # type: ignore[method-assign]
+    sqlite_writer.SqliteConnection.MAX_PAUSE_S = args.max_pause
 
     async def main() -> None:
         services = _services(data)
@@ -147,7 +147,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.rotation_micro", description=__doc__)
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=6.0)
-    parser.add_argument("--max-pause", type=float, default=direct.SqliteConnection.MAX_PAUSE_S)
+    parser.add_argument(
+        "--max-pause", type=float, default=sqlite_writer.SqliteConnection.MAX_PAUSE_S
+    )
     parser.add_argument("--autocheckpoint", action="store_true")
     parser.add_argument(
         "--pragma", action="append", default=[], help="e.g. mmap_size=268435456 (repeatable)"
