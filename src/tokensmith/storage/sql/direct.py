@@ -12,8 +12,9 @@ sent straight to the driver:
   loop, runs ``BEGIN IMMEDIATE; UPDATE ... RETURNING; INSERT; COMMIT`` in one synchronous burst
   under the database's in-process write lock (so it never waits for a writer of this process
   that is itself waiting for the loop). When another *process* holds the write lock it waits
-  for it asynchronously (:class:`SqliteConnection`), never in SQLite's busy handler on the loop.
-  The two statements now also commit together, where the pooled path committed each on its own.
+  for it asynchronously (``sqlite_writer.SqliteConnection``), never in SQLite's busy handler on
+  the loop. The rotations (and login writes) of one turn of the loop share that burst: one
+  ``BEGIN IMMEDIATE`` and one ``COMMIT`` around all their statements (``group_commit.py``).
 * PostgreSQL: asyncpg's own pool (:class:`PostgresPool`; the same connection settings and
   bounds as the engine's) runs the one statement as a prepared statement (asyncpg's statement
   cache): one round trip, no transaction around it, no reset round trip when the connection
