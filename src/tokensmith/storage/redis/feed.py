@@ -57,6 +57,17 @@ _DOWN = (RedisError, OSError, asyncio.TimeoutError)
 _WARN_EVERY_S = 10.0
 
 
+def _raise_if_cancelled(exc: BaseException | None = None) -> None:
+    """End the feed when its task was cancelled, whether or not the driver raised the
+    ``CancelledError``. redis-py 8.2's ``get_message`` can come back without raising after a
+    cancel (seen when it arrives right after a message was applied and confirmed); the loop
+    then waited in the next read until the backstop (a CI run: a stop that never came in
+    120 s), and a driver error at that moment was taken for an outage and the feed restarted."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError() from exc
+
+
 def redis_client(url: str, *, timeout: timedelta = timedelta(milliseconds=500)) -> Redis:
     """A client that fails fast: bounded connect and reads, no built-in retry loop (the feed
     decides when to retry, and a logout never waits on a dead Redis)."""
@@ -220,6 +231,7 @@ class RedisRevocationFeed:
                 self._catch_up(handler, await self._poll_log())
                 await self._listen(pubsub, handler)
             except _DOWN as exc:
+                _raise_if_cancelled(exc)
                 if not reconnecting:
                     log.warning(
                         "Redis unavailable (%s): reading revocations from the database every "
@@ -230,7 +242,8 @@ class RedisRevocationFeed:
                 self.connected, self._down, reconnecting = False, True, True
                 await self._close_quietly(pubsub)
                 await self._poll_while_down(handler)
-            except Exception:  # a bug or an unexpected driver error must not end the feed
+            except Exception as exc:  # a bug or an unexpected driver error must not end the feed
+                _raise_if_cancelled(exc)
                 log.exception("revocation feed failed; restarting it")
                 self.connected, reconnecting = False, True
                 await self._close_quietly(pubsub)
@@ -241,6 +254,7 @@ class RedisRevocationFeed:
     async def _listen(self, pubsub: PubSub, handler: RevocationHandler) -> None:
         next_backstop = time.monotonic() + self._backstop_s
         while True:
+            _raise_if_cancelled()
             wait_s = max(0.0, next_backstop - time.monotonic())
             message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=wait_s)
             if message is not None and message.get("type") == "message":
@@ -264,7 +278,8 @@ class RedisRevocationFeed:
         # Applied: now the publisher may answer its logout.
         try:
             await self.client.publish(self.acks_channel, tag_of(data))
-        except _DOWN:
+        except _DOWN as exc:
+            _raise_if_cancelled(exc)
             log.debug("could not confirm a revocation (Redis unavailable)")
 
     async def _poll_while_down(self, handler: RevocationHandler) -> None:
@@ -278,7 +293,8 @@ class RedisRevocationFeed:
             return await self._reader.poll()
         except ServiceUnavailable:
             return []
-        except Exception:
+        except Exception as exc:
+            _raise_if_cancelled(exc)
             log.exception("could not read the revocation log")
             return []
 
