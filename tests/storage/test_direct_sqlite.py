@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -14,9 +12,7 @@ import pytest
 from sqlalchemy import BindParameter, Select, bindparam, literal_column, select
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 
-from tests.storage.conftest import make_services
-from tests.support.databases import migrate
-from tokensmith.core.clock import ManualClock
+from tests.storage.conftest import hold_write_lock
 from tokensmith.core.models import IssuedTokens
 from tokensmith.core.sessions import RequestContext
 from tokensmith.errors import ServiceUnavailable
@@ -27,19 +23,6 @@ from tokensmith.storage.sql.tables import UtcDateTime, sessions
 CTX = RequestContext("10.0.0.1", "pytest")
 
 
-@pytest.fixture
-async def sqlite_services(tmp_path: Path) -> AsyncIterator[tuple[Services, Path]]:
-    path = tmp_path / "tokensmith.db"
-    url = f"sqlite:///{path}"
-    migrate(url)
-    services = make_services(url, tmp_path, ManualClock(datetime(2026, 1, 5, 12, tzinfo=UTC)))
-    await services.start()
-    try:
-        yield services, path
-    finally:
-        await services.stop()
-
-
 async def _login(services: Services) -> str:
     await services.accounts.register("ada@example.com", "correct horse battery", "Ada", CTX)
     tokens = (await services.accounts.login("ada@example.com", "correct horse battery", CTX)).tokens
@@ -47,19 +30,12 @@ async def _login(services: Services) -> str:
     return tokens.refresh_token
 
 
-def _hold_write_lock(path: Path) -> sqlite3.Connection:
-    """Another writer (as another process would be): holds the write lock until rolled back."""
-    other = sqlite3.connect(path, isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")
-    return other
-
-
 async def test_a_rotation_waits_for_another_writer_without_blocking_the_loop(
     sqlite_services: tuple[Services, Path],
 ) -> None:
     services, path = sqlite_services
     token = await _login(services)
-    other = _hold_write_lock(path)
+    other = hold_write_lock(path)
     rotation = asyncio.create_task(services.sessions.refresh(token, CTX))
     try:
         # While the rotation waits for the lock, the loop keeps running other work: SQLite's
@@ -82,7 +58,7 @@ async def test_a_rotation_gives_up_after_its_bound_with_a_503(
     sqlite = services.database._rotation._sqlite
     assert sqlite is not None
     monkeypatch.setattr(sqlite, "WAIT_S", 0.05)
-    other = _hold_write_lock(path)
+    other = hold_write_lock(path)
     try:
         with pytest.raises(ServiceUnavailable):
             await services.sessions.refresh(token, CTX)

@@ -6,17 +6,15 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.storage.conftest import make_services
-from tests.support.databases import migrate
-from tokensmith.core.clock import ManualClock
+from tests.storage.conftest import hold_write_lock
 from tokensmith.core.models import IssuedTokens
 from tokensmith.core.sessions import RequestContext
+from tokensmith.runtime import Services
 from tokensmith.storage.sql.group_commit import GroupCommit
 from tokensmith.storage.sql.sqlite_writer import SqliteBusy, SqliteConnection
 
@@ -155,8 +153,7 @@ async def test_writes_wait_for_another_process_without_blocking_the_loop(
     path: Path, connection: SqliteConnection
 ) -> None:
     group = GroupCommit(connection, asyncio.Lock())
-    other = sqlite3.connect(path, isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")
+    other = hold_write_lock(path)
     tasks = [asyncio.create_task(group.run(_insert(k))) for k in ("a", "b", "c")]
     try:
         turns = 0
@@ -179,8 +176,7 @@ async def test_after_the_bound_every_waiting_caller_gets_the_busy_error(
 ) -> None:
     monkeypatch.setattr(connection, "WAIT_S", 0.05)
     group = GroupCommit(connection, asyncio.Lock())
-    other = sqlite3.connect(path, isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")
+    other = hold_write_lock(path)
     try:
         results = await asyncio.gather(
             *(group.run(_insert(k)) for k in ("a", "b")), return_exceptions=True
@@ -194,33 +190,27 @@ async def test_after_the_bound_every_waiting_caller_gets_the_busy_error(
 
 
 async def test_concurrent_refreshes_of_many_sessions_share_a_transaction(
-    tmp_path: Path,
+    sqlite_services: tuple[Services, Path],
 ) -> None:
     """Through the service: twenty sessions refreshed in one turn each get their own
     successor, every session rotated once, and the rotations took one transaction."""
-    url = f"sqlite:///{tmp_path / 'tokensmith.db'}"
-    migrate(url)
-    services = make_services(url, tmp_path, ManualClock(datetime(2026, 1, 5, 12, tzinfo=UTC)))
-    await services.start()
-    try:
-        await services.accounts.register("ada@example.com", "correct horse battery", "Ada", CTX)
-        logins = [
-            (await services.accounts.login("ada@example.com", "correct horse battery", CTX)).tokens
-            for _ in range(20)
-        ]
-        group = services.database._rotation._group  # the process's group commit
-        assert group is not None
-        before = group.transactions
-        results = await asyncio.gather(
-            *(services.sessions.refresh(t.refresh_token or "", CTX) for t in logins)
-        )
-        assert all(isinstance(r, IssuedTokens) for r in results)
-        assert len({r.refresh_token for r in results}) == 20
-        assert [r.session_id for r in results] == [t.session_id for t in logins]
-        assert group.transactions - before == 1
-        async with services.database.transaction() as uow:
-            for t in logins:
-                session = await uow.sessions.get(t.session_id)
-                assert session is not None and session.generation == 1
-    finally:
-        await services.stop()
+    services, _ = sqlite_services
+    await services.accounts.register("ada@example.com", "correct horse battery", "Ada", CTX)
+    logins = [
+        (await services.accounts.login("ada@example.com", "correct horse battery", CTX)).tokens
+        for _ in range(20)
+    ]
+    group = services.database._rotation._group  # the process's group commit
+    assert group is not None
+    before = group.transactions
+    results = await asyncio.gather(
+        *(services.sessions.refresh(t.refresh_token or "", CTX) for t in logins)
+    )
+    assert all(isinstance(r, IssuedTokens) for r in results)
+    assert len({r.refresh_token for r in results}) == 20
+    assert [r.session_id for r in results] == [t.session_id for t in logins]
+    assert group.transactions - before == 1
+    async with services.database.transaction() as uow:
+        for t in logins:
+            session = await uow.sessions.get(t.session_id)
+            assert session is not None and session.generation == 1

@@ -278,8 +278,7 @@ class RedisRevocationFeed:
         # Applied: now the publisher may answer its logout.
         try:
             await self.client.publish(self.acks_channel, tag_of(data))
-        except _DOWN as exc:
-            _raise_if_cancelled(exc)
+        except _DOWN:
             log.debug("could not confirm a revocation (Redis unavailable)")
 
     async def _poll_while_down(self, handler: RevocationHandler) -> None:
@@ -293,8 +292,7 @@ class RedisRevocationFeed:
             return await self._reader.poll()
         except ServiceUnavailable:
             return []
-        except Exception as exc:
-            _raise_if_cancelled(exc)
+        except Exception:
             log.exception("could not read the revocation log")
             return []
 
