@@ -19,6 +19,7 @@ from typing import Any
 
 from bench.harness import Users, login_all, register_all, stopping
 from bench.procs import Server, start_tokensmith, tokensmith_env
+from bench.workloads.login import PROBE_DELAY_MS
 from bench.wrk import Measurement, render, run_wrk
 
 __all__ = ["schedstat"]
@@ -67,7 +68,13 @@ def _storm(server: Server, login: Path, seconds: float, out: dict[str, Measureme
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=4)
-    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--delay-ms",
+        type=int,
+        default=PROBE_DELAY_MS,
+        help="the probe's pause between requests on each connection",
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="tokensmith-stall-"))
     server = start_tokensmith(work / "server", tokensmith_env(work / "server" / "data"))
@@ -75,7 +82,7 @@ def main() -> None:
         users = Users.numbered(16, "stall.bench")
         register_all(server.url, users)
         access, _ = login_all(server.url, users.emails[:1])[0]
-        probe = render("probe", work, path="/auth/me", token=access, delay_ms=20)
+        probe = render("probe", work, path="/auth/me", token=access, delay_ms=args.delay_ms)
         login = render(
             "login",
             work,

@@ -27,10 +27,13 @@ __all__ = ["login_ratios", "raw_argon2_rate", "run_login", "run_stall"]
 LOGIN_CONNECTIONS = 16
 """Enough concurrent logins to keep both workers' hashing pools (2 threads each) busy."""
 LOGIN_ROUNDS = 3
-PROBE_DELAY_MS = 20
+PROBE_DELAY_MS = 10
 PROBE_CONNECTIONS = 2
-"""The stall probe: 2 connections, one request every 20 ms each (~100 req/s), light enough not to
-load the server itself."""
+"""The stall probe: 2 connections, one request every 10 ms each (~190 req/s, ~4% of one core on
+the server), light enough not to load the server itself."""
+PROBE_SPAN = 2
+"""A probe runs for twice the run's duration (10 s by default): ~1,900 requests, so its p99 is
+the 19th slowest of them, not the 5th of 475 (round nine, docs/performance.md)."""
 
 
 def raw_argon2_rate(run: Run, *, quiet_wait: bool = True) -> dict[str, Any]:
@@ -121,15 +124,22 @@ def run_login(run: Run) -> dict[str, Any]:
     }
 
 
-STALL_ROUNDS = 3
+STALL_ROUNDS = 5
 
 
 def probe_during_storm(
-    run: Run, server: Server, probe: Any, login_script: Any, cpu: list[float] | None = None
+    run: Run,
+    server: Server,
+    probe: Any,
+    login_script: Any,
+    cpu: list[float] | None = None,
+    *,
+    duration_s: float | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The probe while a login storm runs: the storm has ~1 s to reach full speed before the
     probe starts, and outlasts it. ``cpu``, when given, gets the server's CPU seconds before
-    and after the storm."""
+    and after the storm; the probe runs for ``duration_s`` (default: the run's)."""
+    seconds = duration_s or run.duration_s
     storm: dict[str, Measurement] = {}
 
     def login_storm() -> None:
@@ -138,7 +148,7 @@ def probe_during_storm(
         storm["m"] = run_wrk(
             server.url + "/auth/login",
             login_script,
-            duration_s=run.duration_s + 2,
+            duration_s=seconds + 2,
             connections=LOGIN_CONNECTIONS,
             quiet_wait_s=0,
         )
@@ -151,7 +161,7 @@ def probe_during_storm(
     during = run_wrk(
         server.url + "/auth/me",
         probe,
-        duration_s=run.duration_s,
+        duration_s=seconds,
         warmup_s=1.0,
         connections=PROBE_CONNECTIONS,
         quiet_wait_s=0,
@@ -168,11 +178,25 @@ def run_stall(run: Run) -> dict[str, Any]:
     with stopping(server):
         access, _ = login_all(server.url, users.emails[:1])[0]
         probe = render("probe", run.workdir, path="/auth/me", token=access, delay_ms=PROBE_DELAY_MS)
+        # A storm before the first round: a fresh server's first logins (the hashing
+        # processes' first allocations, the database's first pages) are not what is measured.
+        run_wrk(
+            server.url + "/auth/login",
+            login_script,
+            duration_s=run.warmup_s,
+            connections=LOGIN_CONNECTIONS,
+            quiet_wait_s=0,
+        )
         n = 1 if run.quick else STALL_ROUNDS
         for i in range(n):
             run.log(f"  stall round {i + 1}/{n}: /auth/me idle, then during a login storm")
-            idle = run.wrk(server.url + "/auth/me", probe, connections=PROBE_CONNECTIONS).as_dict()
-            during, logins = probe_during_storm(run, server, probe, login_script)
+            seconds = run.duration_s * PROBE_SPAN
+            idle = run.wrk(
+                server.url + "/auth/me", probe, connections=PROBE_CONNECTIONS, duration_s=seconds
+            ).as_dict()
+            during, logins = probe_during_storm(
+                run, server, probe, login_script, duration_s=seconds
+            )
             ratio = round(during["p99_ms"] / idle["p99_ms"], 2) if idle["p99_ms"] else 0.0
             run.log(
                 f"    p99 idle {idle['p99_ms']:.2f} ms, during storm {during['p99_ms']:.2f} ms "
