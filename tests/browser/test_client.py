@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import signal
+import subprocess
+import threading
 import time
 from typing import Any
 
@@ -49,9 +53,11 @@ def events(page: Any) -> list[str]:
     return [e["name"] for e in page.evaluate("() => window.events")]
 
 
-def race(tabs: list[Any], requests_per_tab: int) -> list[list[int]]:
-    """Start `requests_per_tab` fetches in every tab at the same wall-clock moment."""
-    start_at_ms = int(time.time() * 1000) + 300
+def race(tabs: list[Any], requests_per_tab: int, start_at_ms: int | None = None) -> list[list[int]]:
+    """Start `requests_per_tab` fetches in every tab at the same wall-clock moment (300 ms from
+    now unless given)."""
+    if start_at_ms is None:
+        start_at_ms = int(time.time() * 1000) + 300
     for tab in tabs:
         tab.evaluate(
             """([at, n]) => {
@@ -117,12 +123,7 @@ def test_two_tabs_racing_after_expiry_share_one_refresh_and_stay_logged_in(
     results = race([tab_a, tab_b], 5)
 
     assert results == [[200] * 5, [200] * 5]
-    # On a heavily loaded machine (the full suite in CI) a second refresh has been seen: about
-    # once in five runs with the body transport, once with the cookie transport (a 21-minute
-    # suite, 2026-12-07); its cause between the tabs is not yet found. It is the cost the design
-    # accepts for a failed hand-over: one extra request, answered by the server's grace with the
-    # same successor, never a logout (checked below).
-    assert traffic.refreshes() in (1, 2)
+    assert traffic.refreshes() == 1
     assert "TOKEN_REUSE_DETECTED" not in traffic.error_codes()
     for tab in (tab_a, tab_b):
         assert "sessionExpired" not in events(tab)
@@ -133,6 +134,54 @@ def test_two_tabs_racing_after_expiry_share_one_refresh_and_stay_logged_in(
     # And the session lives on: the next refresh works and both tabs can use the API.
     assert tab_b.evaluate("() => client.refresh()") is True
     assert [tab.evaluate(FETCH_ME_N, 1) for tab in (tab_a, tab_b)] == [[200], [200]]
+
+
+def _process_tree(pid: int) -> list[int]:
+    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [pid] + [p for child in children.split() for p in _process_tree(int(child))]
+
+
+@pytest.mark.parametrize("transport", ["cookie", "body"])
+def test_a_refresh_answered_after_the_tokens_refresh_lead_is_still_shared_by_the_tabs(
+    context: Any, server: Any, traffic: Traffic, transport: str
+) -> None:
+    """The server stops (SIGSTOP) for 1.7 s as two tabs race after expiry: the refresh's 3 s
+    token arrives with 1.3 s left, already inside its 1.5 s refresh lead. The tab that waited
+    for the lock uses it (it has not expired) instead of rotating again, as a loaded machine
+    once made it do (docs/clients.md)."""
+    email = new_user(server)
+    tab_a = open_harness(context, transport=transport, autoRefresh=False)
+    login(tab_a, email)
+    tab_b = open_harness(context, transport=transport, autoRefresh=False)
+    assert tab_b.evaluate("() => client.restore().then((u) => u && u.email)") == email
+    wait_until_expired(tab_a, tab_b)
+    traffic.reset()
+    start_at_ms = int(time.time() * 1000) + 300
+    processes = _process_tree(server.process.pid)
+
+    def pause_the_server() -> None:
+        time.sleep(max(0.0, start_at_ms / 1000 - 0.05 - time.time()))
+        for pid in processes:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            time.sleep(1.7)
+        finally:
+            for pid in processes:
+                os.kill(pid, signal.SIGCONT)
+
+    pauser = threading.Thread(target=pause_the_server)
+    pauser.start()
+    try:
+        results = race([tab_a, tab_b], 5, start_at_ms)
+    finally:
+        pauser.join()
+
+    assert results == [[200] * 5, [200] * 5]
+    assert traffic.refreshes() == 1
+    tokens = {tab.evaluate("() => client.getAccessToken()") for tab in (tab_a, tab_b)}
+    assert len(tokens) == 1
+    for tab in (tab_a, tab_b):
+        assert "sessionExpired" not in events(tab)
 
 
 def test_tabs_without_the_lock_may_refresh_twice_but_are_never_logged_out(

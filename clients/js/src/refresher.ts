@@ -5,8 +5,10 @@
 // The tab that gets the lock first refreshes, stores a higher generation and hands the new
 // access token to the other tabs (before it releases the lock). A tab that gets the lock
 // afterwards sees the higher generation and uses the token it was handed instead of refreshing
-// again. A logout wins: the session's epoch changes at once and a result that lands afterwards
-// is thrown away.
+// again, while that token has not expired, even when it is already within the refresh lead (a
+// refresh that took longer than the token's life minus the lead): refreshing it again at once
+// would cost every waiting tab a rotation of its own. A logout wins: the session's epoch changes
+// at once and a result that lands afterwards is thrown away.
 
 import { AuthError } from "./errors.js";
 import type { Api } from "./http.js";
@@ -88,7 +90,12 @@ export class Refresher {
   refresh(staleToken: string | undefined, force = false): Promise<boolean> {
     const { tokens, tabs } = this.#host;
     const held = tokens.token;
-    if (!force && held !== null && held !== staleToken && tokens.fresh()) return Promise.resolve(true);
+    // The caller's token was already replaced (by this tab's refresh or a sibling's): the
+    // replacement is the newest there is, and whoever holds it refreshes it when it is due.
+    const replaced = staleToken !== undefined && held !== staleToken;
+    if (!force && held !== null && held !== staleToken && (tokens.fresh() || (replaced && tokens.usable()))) {
+      return Promise.resolve(true);
+    }
     if (this.#inflight) return this.#inflight;
     // The generation this tab has seen: a higher one later means another tab refreshed. A tab
     // without a token (new, reloaded) cannot have been sent earlier tokens: it starts from the
@@ -106,17 +113,18 @@ export class Refresher {
     const mine = epoch();
     return tabs.withLock(async () => {
       if (epoch() !== mine) return false;
-      // Another tab may have refreshed while this one waited for the lock.
-      if (tokens.generation > seenGeneration && tokens.fresh()) return true;
+      // Another tab may have refreshed while this one waited for the lock: its token is the
+      // answer while it has not expired (see the top of this file).
+      if (tokens.generation > seenGeneration && tokens.usable()) return true;
       const shared = tabs.sharedGeneration();
       if (shared > seenGeneration) {
         // It did, but its token has not arrived here yet: it is on its way by message (posted
         // before that tab released the lock); ask the siblings too in case it was missed.
         tabs.post({ type: "sync-request" });
-        const arrived = () => epoch() !== mine || (tokens.generation >= shared && tokens.fresh());
-        await this.#host.waitForToken(arrived, HANDOFF_WAIT_MS);
+        const handed = () => tokens.generation >= shared && tokens.usable();
+        await this.#host.waitForToken(() => epoch() !== mine || handed(), HANDOFF_WAIT_MS);
         if (epoch() !== mine) return false;
-        if (tokens.fresh()) return true;
+        if (handed() || tokens.fresh()) return true;
       }
       return this.#overNetwork(mine);
     });

@@ -78,6 +78,11 @@ export class TokenState {
     return !this.stale();
   }
 
+  /** A token that has not expired, due for refresh or not. */
+  usable(): boolean {
+    return this.#token !== null && this.remainingMs() > 0;
+  }
+
   claim(name: string): unknown {
     return this.#claims ? this.#claims[name] : undefined;
   }

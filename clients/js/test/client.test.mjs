@@ -142,6 +142,54 @@ describe("two tabs", () => {
     assert.equal(browser.storage.keys().some((k) => k.endsWith(":refreshToken")), false);
   });
 
+  test("a refresh slower than the token's life minus the lead is not repeated by the other tab", async () => {
+    // 3 s tokens (the browser tests' setting): due for refresh 1.5 s before expiry. The refresh
+    // takes 2 s on the clients' clock, so its token arrives already due; the tab that waited for
+    // the lock uses it (it has not expired) instead of rotating again.
+    server.expiresIn = 3;
+    const a = openTab();
+    const b = openTab();
+    await a.client.login("a@example.com", "right");
+    await flush();
+    await browser.timers.advance(3_100);
+    server.onRefresh = () => {
+      browser.timers.now += 2_000;
+    };
+
+    const race = Promise.all([statuses(a.client, 5), statuses(b.client, 5)]);
+    const settled = await Promise.race([race, flush(200).then(() => "still waiting")]);
+
+    assert.notEqual(settled, "still waiting", "a tab waits for a hand-over it already has");
+    assert.deepEqual(settled.flat(), Array(10).fill(200));
+    assert.equal(server.refreshes, 1);
+    const sent = server.requests.filter((r) => r.path === "/api/orders").map((r) => r.auth);
+    assert.equal(new Set(sent).size, 1); // both tabs sent the one new token
+  });
+
+  test("a caller whose token another tab already replaced gets the replacement, due or not", async () => {
+    server.expiresIn = 3;
+    const a = openTab();
+    const b = openTab();
+    await a.client.login("a@example.com", "right");
+    await flush();
+    const old = await b.client.getAccessToken(); // fresh: no refresh
+    await browser.timers.advance(1_600); // due for refresh in both tabs
+    server.onRefresh = () => {
+      browser.timers.now += 2_000;
+    };
+    assert.equal(await a.client.refresh(), true); // its token arrives already due
+    await flush();
+    assert.ok(b.events.some((e) => e.name === "tokenRefreshed" && e.source === "other-tab"));
+
+    assert.equal(await b.client.refresh({ staleToken: old }), true);
+    assert.equal(server.refreshes, 1);
+    // The tab now holding that token refreshes it at its next request, as it is due.
+    server.onRefresh = null;
+    const next = await b.client.getAccessToken();
+    assert.equal(server.refreshes, 2);
+    assert.notEqual(next, old);
+  });
+
   test("a login in one tab signs in the other", async () => {
     const a = openTab();
     const b = openTab();

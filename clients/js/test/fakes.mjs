@@ -153,6 +153,8 @@ export class FakeServer {
   #failures = [];
   jar = null; // the refresh cookie of cookie transport
   reuseNext = false;
+  /** Called as a refresh arrives, before it is answered (a test moves the clock in it). */
+  onRefresh = null;
 
   constructor(origin = "https://auth.example") {
     this.origin = origin;
@@ -208,6 +210,7 @@ export class FakeServer {
       }
       case "/auth/refresh": {
         this.refreshes += 1;
+        this.onRefresh?.();
         const failure = this.#failures.shift();
         if (failure) return json(failure, { error: "Down", code: "SERVICE_UNAVAILABLE" });
         const presented = cookie ? this.jar : body.refreshToken;

@@ -247,7 +247,10 @@ var Refresher = class {
   refresh(staleToken, force = false) {
     const { tokens, tabs } = this.#host;
     const held = tokens.token;
-    if (!force && held !== null && held !== staleToken && tokens.fresh()) return Promise.resolve(true);
+    const replaced = staleToken !== void 0 && held !== staleToken;
+    if (!force && held !== null && held !== staleToken && (tokens.fresh() || replaced && tokens.usable())) {
+      return Promise.resolve(true);
+    }
     if (this.#inflight) return this.#inflight;
     const seen = held === null ? tabs.sharedGeneration() : tokens.generation;
     const p = this.#acrossTabs(seen).finally(() => {
@@ -261,14 +264,14 @@ var Refresher = class {
     const mine = epoch();
     return tabs.withLock(async () => {
       if (epoch() !== mine) return false;
-      if (tokens.generation > seenGeneration && tokens.fresh()) return true;
+      if (tokens.generation > seenGeneration && tokens.usable()) return true;
       const shared = tabs.sharedGeneration();
       if (shared > seenGeneration) {
         tabs.post({ type: "sync-request" });
-        const arrived = () => epoch() !== mine || tokens.generation >= shared && tokens.fresh();
-        await this.#host.waitForToken(arrived, HANDOFF_WAIT_MS);
+        const handed = () => tokens.generation >= shared && tokens.usable();
+        await this.#host.waitForToken(() => epoch() !== mine || handed(), HANDOFF_WAIT_MS);
         if (epoch() !== mine) return false;
-        if (tokens.fresh()) return true;
+        if (handed() || tokens.fresh()) return true;
       }
       return this.#overNetwork(mine);
     });
@@ -474,6 +477,10 @@ var TokenState = class {
   /** A usable token that is not yet due for refresh. */
   fresh() {
     return !this.stale();
+  }
+  /** A token that has not expired, due for refresh or not. */
+  usable() {
+    return this.#token !== null && this.remainingMs() > 0;
   }
   claim(name) {
     return this.#claims ? this.#claims[name] : void 0;
