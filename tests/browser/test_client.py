@@ -106,12 +106,11 @@ def test_twenty_fetches_rejected_as_token_expired_share_one_refresh_and_retry(
     assert set(traffic.error_codes()) == {"TOKEN_EXPIRED"}
 
 
-@pytest.mark.parametrize("transport", ["cookie", "body"])
-def test_two_tabs_racing_after_expiry_share_one_refresh_and_stay_logged_in(
+def two_tabs_after_expiry(
     context: Any, server: Any, traffic: Traffic, transport: str
-) -> None:
-    """Two tabs whose token expired refresh at the same moment: the Web Lock lets one refresh,
-    the other takes the token handed over by BroadcastChannel; no reuse is detected."""
+) -> tuple[Any, Any]:
+    """Two tabs of one session (logged in in the first, restored in the second) whose access
+    token has just expired, with the traffic counted from here."""
     email = new_user(server)
     tab_a = open_harness(context, transport=transport, autoRefresh=False)
     login(tab_a, email)
@@ -119,6 +118,16 @@ def test_two_tabs_racing_after_expiry_share_one_refresh_and_stay_logged_in(
     assert tab_b.evaluate("() => client.restore().then((u) => u && u.email)") == email
     wait_until_expired(tab_a, tab_b)
     traffic.reset()
+    return tab_a, tab_b
+
+
+@pytest.mark.parametrize("transport", ["cookie", "body"])
+def test_two_tabs_racing_after_expiry_share_one_refresh_and_stay_logged_in(
+    context: Any, server: Any, traffic: Traffic, transport: str
+) -> None:
+    """Two tabs whose token expired refresh at the same moment: the Web Lock lets one refresh,
+    the other takes the token handed over by BroadcastChannel; no reuse is detected."""
+    tab_a, tab_b = two_tabs_after_expiry(context, server, traffic, transport)
 
     results = race([tab_a, tab_b], 5)
 
@@ -149,13 +158,7 @@ def test_a_refresh_answered_after_the_tokens_refresh_lead_is_still_shared_by_the
     token arrives with 1.3 s left, already inside its 1.5 s refresh lead. The tab that waited
     for the lock uses it (it has not expired) instead of rotating again, as a loaded machine
     once made it do (docs/clients.md)."""
-    email = new_user(server)
-    tab_a = open_harness(context, transport=transport, autoRefresh=False)
-    login(tab_a, email)
-    tab_b = open_harness(context, transport=transport, autoRefresh=False)
-    assert tab_b.evaluate("() => client.restore().then((u) => u && u.email)") == email
-    wait_until_expired(tab_a, tab_b)
-    traffic.reset()
+    tab_a, tab_b = two_tabs_after_expiry(context, server, traffic, transport)
     start_at_ms = int(time.time() * 1000) + 300
     processes = _process_tree(server.process.pid)
 
