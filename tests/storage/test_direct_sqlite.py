@@ -12,7 +12,9 @@ import pytest
 from sqlalchemy import BindParameter, Select, bindparam, literal_column, select
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 
-from tests.storage.conftest import hold_write_lock
+from tests.storage.conftest import hold_write_lock, make_services
+from tests.support.databases import migrate
+from tokensmith.core.clock import ManualClock
 from tokensmith.core.models import IssuedTokens
 from tokensmith.core.sessions import RequestContext
 from tokensmith.errors import ServiceUnavailable
@@ -91,3 +93,23 @@ def test_a_time_is_bound_as_sqlalchemy_binds_it(value: datetime) -> None:
     assert fast(value) == sqlalchemy(value)
     with pytest.raises(ValueError, match="naive"):
         fast(value.replace(tzinfo=None))
+
+
+async def test_a_uri_database_rotates_through_the_pool(tmp_path: Path) -> None:
+    """A ``file:`` URI database has no file the rotation's own connection may open
+    (``SqlDatabase.sqlite_file`` is None): logins and refreshes write through the pool's
+    connection, in one ``BEGIN IMMEDIATE`` each, and the chain rotates."""
+    url = f"sqlite:///file:{tmp_path / 'uri.db'}?mode=rwc&uri=true"
+    migrate(url)
+    services = make_services(url, tmp_path, ManualClock(datetime(2026, 1, 5, 12, tzinfo=UTC)))
+    await services.start()
+    try:
+        assert services.database.sqlite_file is None
+        assert services.database._rotation._sqlite is None  # the pool's path, not the inline one
+        token = await _login(services)
+        first = await services.sessions.refresh(token, CTX)
+        assert first.refresh_token is not None and first.refresh_token != token
+        second = await services.sessions.refresh(first.refresh_token, CTX)
+        assert second.refresh_token not in (None, token, first.refresh_token)
+    finally:
+        await services.stop()

@@ -90,10 +90,10 @@ export class Refresher {
   refresh(staleToken: string | undefined, force = false): Promise<boolean> {
     const { tokens, tabs } = this.#host;
     const held = tokens.token;
-    // The caller's token was already replaced (by this tab's refresh or a sibling's): the
-    // replacement is the newest there is, and whoever holds it refreshes it when it is due.
-    const replaced = staleToken !== undefined && held !== staleToken;
-    if (!force && held !== null && held !== staleToken && (tokens.fresh() || (replaced && tokens.usable()))) {
+    // A caller whose token was already replaced (by this tab's refresh or a sibling's) gets the
+    // replacement while it is valid: it is the newest there is, refreshed by its holder when due.
+    const replaced = held !== null && held !== staleToken;
+    if (!force && replaced && (tokens.fresh() || (staleToken !== undefined && tokens.usable()))) {
       return Promise.resolve(true);
     }
     if (this.#inflight) return this.#inflight;

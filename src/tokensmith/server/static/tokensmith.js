@@ -247,8 +247,8 @@ var Refresher = class {
   refresh(staleToken, force = false) {
     const { tokens, tabs } = this.#host;
     const held = tokens.token;
-    const replaced = staleToken !== void 0 && held !== staleToken;
-    if (!force && held !== null && held !== staleToken && (tokens.fresh() || replaced && tokens.usable())) {
+    const replaced = held !== null && held !== staleToken;
+    if (!force && replaced && (tokens.fresh() || staleToken !== void 0 && tokens.usable())) {
       return Promise.resolve(true);
     }
     if (this.#inflight) return this.#inflight;

@@ -250,16 +250,13 @@ class DirectRotation:
         of the loop (group_commit.py)."""
         if self._group is not None:
             return await self._group.run(steps)
-        async with self._write_lock:
-            if self._sqlite is not None:
-                return await self._sqlite.run(steps)
-            # A URI database: only the pool's connections see it (they wait in SQLite's busy
-            # handler, as every statement of the pool does).
-            async with self._engine.connect() as conn:
-                raw = await conn.get_raw_connection()
-                assert raw.driver_connection is not None
-                inline = raw.driver_connection._connection  # inline_sqlite: the sqlite3 one
-                return immediate(inline, steps)
+        # A URI database: only the pool's connections see it (they wait in SQLite's busy
+        # handler, as every statement of the pool does).
+        async with self._write_lock, self._engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            assert raw.driver_connection is not None
+            inline = raw.driver_connection._connection  # inline_sqlite: the sqlite3 one
+            return immediate(inline, steps)
 
     def _sqlite_steps(
         self, connection: sqlite3.Connection, params: dict[str, Any], audit: AuditEvent

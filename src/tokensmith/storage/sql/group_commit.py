@@ -114,27 +114,12 @@ class GroupCommit:
         """A write of ``batch`` raised (or the commit did) and the transaction was rolled
         back. A lone write gets the error; in a batch each write runs again in a transaction
         of its own, so an error is only ever its own caller's."""
-        live = [(steps, future) for steps, future in batch if not future.done()]
+        live = [write for write in batch if not write[1].done()]
         if len(live) == 1:
             _settle(live, exc)
             return
-        for steps, future in live:
-            self._start(loop, self._alone(steps, future))
-
-    async def _alone(self, steps: Steps, future: asyncio.Future[Any]) -> None:
-        try:
-            async with self._write_lock:
-                result = await self._connection.run(steps)
-        except Exception as exc:
-            _settle([(steps, future)], exc)
-        except BaseException:  # cancelled (the loop is closing): so is the caller
-            future.cancel()
-            raise
-        else:
-            self.transactions += 1
-            self.writes += 1
-            if not future.done():
-                future.set_result(result)
+        for write in live:  # a batch of one each: its failure is settled by the branch above
+            self._start(loop, self._when_free(loop, [write]))
 
     def _start(self, loop: asyncio.AbstractEventLoop, work: Coroutine[Any, Any, None]) -> None:
         task = loop.create_task(work)
