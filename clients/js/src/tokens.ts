@@ -23,6 +23,7 @@ export class TokenState {
   #token: string | null = null;
   #deadline = 0; // on #now's clock
   #lifetimeMs = 0;
+  #arrivedWithMs = 0; // the life it had left when this tab got it
   #claims: Record<string, unknown> | null = null;
   #generation = 0;
 
@@ -35,6 +36,7 @@ export class TokenState {
     this.#token = held.token;
     this.#deadline = this.#now() + held.remainingMs;
     this.#lifetimeMs = held.lifetimeMs;
+    this.#arrivedWithMs = held.remainingMs;
     this.#claims = decodeClaims(held.token);
     this.#generation = held.generation;
   }
@@ -44,6 +46,7 @@ export class TokenState {
     this.#token = null;
     this.#deadline = 0;
     this.#lifetimeMs = 0;
+    this.#arrivedWithMs = 0;
     this.#claims = null;
   }
 
@@ -63,9 +66,13 @@ export class TokenState {
     return this.#token ? this.#deadline - this.#now() : -Infinity;
   }
 
-  /** How long before expiry a token counts as due for refresh. */
+  /**
+   * How long before expiry a token counts as due for refresh: the margin, at most half the
+   * token's lifetime, and at most half the life it had left when it arrived, so a token from a
+   * slow refresh (or handed over late) is never due the moment it arrives.
+   */
   leadMs(): number {
-    return Math.min(this.#marginMs, this.#lifetimeMs / 2);
+    return Math.min(this.#marginMs, this.#lifetimeMs / 2, this.#arrivedWithMs / 2);
   }
 
   /** True without a token, or when the one held is within the refresh lead of expiry. */

@@ -434,6 +434,8 @@ var TokenState = class {
   #deadline = 0;
   // on #now's clock
   #lifetimeMs = 0;
+  #arrivedWithMs = 0;
+  // the life it had left when this tab got it
   #claims = null;
   #generation = 0;
   constructor(now, refreshMarginMs) {
@@ -444,6 +446,7 @@ var TokenState = class {
     this.#token = held.token;
     this.#deadline = this.#now() + held.remainingMs;
     this.#lifetimeMs = held.lifetimeMs;
+    this.#arrivedWithMs = held.remainingMs;
     this.#claims = decodeClaims(held.token);
     this.#generation = held.generation;
   }
@@ -452,6 +455,7 @@ var TokenState = class {
     this.#token = null;
     this.#deadline = 0;
     this.#lifetimeMs = 0;
+    this.#arrivedWithMs = 0;
     this.#claims = null;
   }
   get token() {
@@ -466,9 +470,13 @@ var TokenState = class {
   remainingMs() {
     return this.#token ? this.#deadline - this.#now() : -Infinity;
   }
-  /** How long before expiry a token counts as due for refresh. */
+  /**
+   * How long before expiry a token counts as due for refresh: the margin, at most half the
+   * token's lifetime, and at most half the life it had left when it arrived, so a token from a
+   * slow refresh (or handed over late) is never due the moment it arrives.
+   */
   leadMs() {
-    return Math.min(this.#marginMs, this.#lifetimeMs / 2);
+    return Math.min(this.#marginMs, this.#lifetimeMs / 2, this.#arrivedWithMs / 2);
   }
   /** True without a token, or when the one held is within the refresh lead of expiry. */
   stale() {
