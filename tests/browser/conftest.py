@@ -7,8 +7,9 @@ Playwright's own browser download is not used; `.ci/install-chromium` installs
 from __future__ import annotations
 
 import contextlib
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,10 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).parent / "artifacts"
 PASSWORD = "correct horse battery"
+
+# In the page: `n` concurrent `client.fetch("/auth/me")`, resolving to their statuses.
+FETCH_ME_N = """(n) => Promise.all(
+    Array.from({ length: n }, () => client.fetch('/auth/me').then((r) => r.status)))"""
 
 # Short access tokens so tests see them expire; no clock tolerance so the server agrees at once.
 SHORT_TOKENS = {"JWT_EXPIRES_IN": "3s", "JWT_CLOCK_TOLERANCE": "0", "REFRESH_REUSE_GRACE": "10s"}
@@ -136,14 +141,48 @@ def demo_server(servers: dict[str, ServerProcess]) -> ServerProcess:
 
 @dataclass
 class Traffic:
-    """Every request and response of a browser context, across all its pages."""
+    """Every request and response of a browser context, across all its pages, and a timeline of
+    them (which tab, when) for failure messages."""
 
     requests: list[tuple[str, str]] = field(default_factory=list)
     responses: list[Any] = field(default_factory=list)
+    events: list[tuple[float, str]] = field(default_factory=list)
+    _tabs: dict[Any, int] = field(default_factory=dict)
 
     def attach(self, context: Any) -> None:
-        context.on("request", lambda r: self.requests.append((r.method, r.url)))
-        context.on("response", lambda r: self.responses.append(r))
+        context.on("request", self._on_request)
+        context.on("response", self._on_response)
+
+    def _on_request(self, request: Any) -> None:
+        self.requests.append((request.method, request.url))
+        self._note(request, f"-> {request.method} {httpx.URL(request.url).path}")
+
+    def _on_response(self, response: Any) -> None:
+        self.responses.append(response)
+        path = httpx.URL(response.url).path
+        self._note(response.request, f"<- {response.status} {response.request.method} {path}")
+
+    def _note(self, request: Any, what: str) -> None:
+        try:
+            tab = self.tab_name(request.frame.page)
+        except Exception:  # a request without a page (a worker): still worth listing
+            tab = "no tab"
+        self.events.append((time.time(), f"{tab}: {what}"))
+
+    def tab_name(self, page: Any) -> str:
+        """A name for the tab (tab 1, tab 2, ...), numbered in the order first seen."""
+        return f"tab {self._tabs.setdefault(page, len(self._tabs) + 1)}"
+
+    def note(self, what: str) -> None:
+        """Add a line of the test's own to the timeline."""
+        self.events.append((time.time(), what))
+
+    def timeline(self) -> str:
+        """The requests and responses since the last reset, one per line, in ms from the first."""
+        if not self.events:
+            return "(no traffic)"
+        start = self.events[0][0]
+        return "\n".join(f"{(t - start) * 1000:8.1f} ms  {what}" for t, what in self.events)
 
     def count(self, method: str, path: str) -> int:
         return sum(1 for m, url in self.requests if m == method and httpx.URL(url).path == path)
@@ -171,6 +210,7 @@ class Traffic:
     def reset(self) -> None:
         self.requests.clear()
         self.responses.clear()
+        self.events.clear()
 
 
 @pytest.fixture
@@ -200,6 +240,48 @@ def open_harness(context: Any, **client_options: Any) -> Any:
     page.wait_for_function("window.harnessReady === true")
     page.evaluate("(options) => window.makeClient(options)", client_options)
     return page
+
+
+def race(
+    tabs: list[Any],
+    requests_per_tab: int,
+    traffic: Traffic | None = None,
+    on_your_marks: Callable[[], None] | None = None,
+    requests: str = FETCH_ME_N,
+) -> list[list[int]]:
+    """Start `requests(requests_per_tab)` (JS, by default FETCH_ME_N) in every tab at the same
+    moment and return what each tab's promise resolved to.
+
+    Each tab waits for one BroadcastChannel message, posted once every tab is ready: Playwright
+    reaches the tabs one after the other, and on a loaded machine a wall-clock start could leave
+    one tab more than a 3 s token's refresh lead behind the other (it would then rightly refresh
+    the token its sibling got). `on_your_marks` runs just before the start; the moment each tab
+    started goes into `traffic`'s timeline.
+    """
+    for tab in tabs:
+        tab.evaluate(
+            """(n) => {
+                const go = new BroadcastChannel('race');
+                window.race = new Promise((r) => { go.onmessage = r; }).then(() => {
+                  go.close();
+                  window.raceStartedAt = performance.timeOrigin + performance.now();
+                  return ("""
+            + requests
+            + """)(n);
+                });
+            }""",
+            requests_per_tab,
+        )
+    if on_your_marks is not None:
+        on_your_marks()
+    tabs[0].evaluate("() => new BroadcastChannel('race').postMessage('go')")
+    results = [tab.evaluate("() => window.race") for tab in tabs]
+    if traffic is not None:
+        for tab in tabs:
+            started_at = tab.evaluate("() => window.raceStartedAt") / 1000
+            traffic.events.append((started_at, f"{traffic.tab_name(tab)}: race started"))
+        traffic.events.sort(key=lambda event: event[0])
+    return results
 
 
 def new_user(server: ServerProcess, name: str = "Test User", email: str | None = None) -> str:

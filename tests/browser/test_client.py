@@ -18,13 +18,9 @@ from typing import Any
 import httpx
 import pytest
 
-from .conftest import PASSWORD, Traffic, new_user, open_harness
+from .conftest import FETCH_ME_N, PASSWORD, Traffic, new_user, open_harness, race
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
-
-# In the page: `n` concurrent `client.fetch("/auth/me")`, resolving to their statuses.
-FETCH_ME_N = """(n) => Promise.all(
-    Array.from({ length: n }, () => client.fetch('/auth/me').then((r) => r.status)))"""
 
 
 def login(page: Any, email: str) -> None:
@@ -51,23 +47,6 @@ def wait_until_expired(*pages: Any) -> None:
 
 def events(page: Any) -> list[str]:
     return [e["name"] for e in page.evaluate("() => window.events")]
-
-
-def race(tabs: list[Any], requests_per_tab: int, start_at_ms: int | None = None) -> list[list[int]]:
-    """Start `requests_per_tab` fetches in every tab at the same wall-clock moment (300 ms from
-    now unless given)."""
-    if start_at_ms is None:
-        start_at_ms = int(time.time() * 1000) + 300
-    for tab in tabs:
-        tab.evaluate(
-            """([at, n]) => {
-                window.race = new Promise((r) => setTimeout(r, at - Date.now())).then(() =>
-                  Promise.all(Array.from({ length: n }, () =>
-                    client.fetch('/auth/me').then((r) => r.status))));
-            }""",
-            [start_at_ms, requests_per_tab],
-        )
-    return [tab.evaluate("() => window.race") for tab in tabs]
 
 
 def test_twenty_concurrent_fetches_after_expiry_send_exactly_one_refresh(
@@ -129,10 +108,10 @@ def test_two_tabs_racing_after_expiry_share_one_refresh_and_stay_logged_in(
     the other takes the token handed over by BroadcastChannel; no reuse is detected."""
     tab_a, tab_b = two_tabs_after_expiry(context, server, traffic, transport)
 
-    results = race([tab_a, tab_b], 5)
+    results = race([tab_a, tab_b], 5, traffic)
 
     assert results == [[200] * 5, [200] * 5]
-    assert traffic.refreshes() == 1
+    assert traffic.refreshes() == 1, traffic.timeline()
     assert "TOKEN_REUSE_DETECTED" not in traffic.error_codes()
     for tab in (tab_a, tab_b):
         assert "sessionExpired" not in events(tab)
@@ -150,6 +129,11 @@ def _process_tree(pid: int) -> list[int]:
     return [pid] + [p for child in children.split() for p in _process_tree(int(child))]
 
 
+def _signal(processes: list[int], signum: int) -> None:
+    for pid in processes:
+        os.kill(pid, signum)
+
+
 @pytest.mark.parametrize("transport", ["cookie", "body"])
 def test_a_refresh_answered_after_the_tokens_refresh_lead_is_still_shared_by_the_tabs(
     context: Any, server: Any, traffic: Traffic, transport: str
@@ -159,28 +143,22 @@ def test_a_refresh_answered_after_the_tokens_refresh_lead_is_still_shared_by_the
     for the lock uses it (it has not expired) instead of rotating again, as a loaded machine
     once made it do (docs/clients.md)."""
     tab_a, tab_b = two_tabs_after_expiry(context, server, traffic, transport)
-    start_at_ms = int(time.time() * 1000) + 300
     processes = _process_tree(server.process.pid)
+    resume = threading.Timer(1.7, lambda: _signal(processes, signal.SIGCONT))
 
     def pause_the_server() -> None:
-        time.sleep(max(0.0, start_at_ms / 1000 - 0.05 - time.time()))
-        for pid in processes:
-            os.kill(pid, signal.SIGSTOP)
-        try:
-            time.sleep(1.7)
-        finally:
-            for pid in processes:
-                os.kill(pid, signal.SIGCONT)
+        _signal(processes, signal.SIGSTOP)
+        traffic.note("server stopped for 1.7 s")
+        resume.start()
 
-    pauser = threading.Thread(target=pause_the_server)
-    pauser.start()
     try:
-        results = race([tab_a, tab_b], 5, start_at_ms)
+        results = race([tab_a, tab_b], 5, traffic, on_your_marks=pause_the_server)
     finally:
-        pauser.join()
+        resume.cancel()
+        _signal(processes, signal.SIGCONT)
 
     assert results == [[200] * 5, [200] * 5]
-    assert traffic.refreshes() == 1
+    assert traffic.refreshes() == 1, traffic.timeline()
     tokens = {tab.evaluate("() => client.getAccessToken()") for tab in (tab_a, tab_b)}
     assert len(tokens) == 1
     for tab in (tab_a, tab_b):
@@ -201,7 +179,7 @@ def test_tabs_without_the_lock_may_refresh_twice_but_are_never_logged_out(
     wait_until_expired(tab_a, tab_b)
     traffic.reset()
 
-    results = race([tab_a, tab_b], 3)
+    results = race([tab_a, tab_b], 3, traffic)
 
     assert results == [[200] * 3, [200] * 3]
     assert 1 <= traffic.refreshes() <= 2

@@ -4,7 +4,6 @@ with esbuild from the package (react, react-dom and axios from npm), against a r
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ import pytest
 
 from tests.support.js import PACKAGE, bundle
 
-from .conftest import PASSWORD, Traffic, new_user
+from .conftest import PASSWORD, Traffic, new_user, race
 from .test_client import wait_until_expired
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
@@ -102,17 +101,10 @@ def test_two_tabs_with_axios_after_expiry_share_one_refresh(
     wait_until_expired(first, second)
     traffic.reset()
 
-    start_at_ms = int(time.time() * 1000) + 300
-    for tab in (first, second):
-        tab.evaluate(
-            """(at) => { window.race = new Promise((r) => setTimeout(r, at - Date.now()))
-                .then(() => getMe(10)); }""",
-            start_at_ms,
-        )
-    results = [tab.evaluate("() => window.race") for tab in (first, second)]
+    results = race([first, second], 10, traffic, requests="(n) => getMe(n)")
 
     assert results == [[200] * 10, [200] * 10]
-    assert traffic.refreshes() == 1
+    assert traffic.refreshes() == 1, traffic.timeline()
 
 
 def test_react_use_auth_follows_login_and_logout_in_every_tab(

@@ -264,6 +264,8 @@ export class Client {
     if (m.type === "tokens") this.#adoptTokens(m, sid);
     else if (m.type === "sync-request") {
       if (this.#tokens.fresh()) this.#tabs.post(this.#tokenMessage("sync", m.from as string));
+    } else if (m.type === "released") {
+      this.#wakeWaiters(); // a refresh that waited for the lock may be settled (refresher.ts)
     } else if (m.type === "loggedOut") {
       if (sid) this.#deadSessions.add(sid);
       const had = this.#clearLocal();

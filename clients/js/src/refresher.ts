@@ -111,11 +111,24 @@ export class Refresher {
   #acrossTabs(seenGeneration: number): Promise<boolean> {
     const { tokens, tabs, epoch } = this.#host;
     const mine = epoch();
-    return tabs.withLock(async () => {
+    const before = tabs.releases().count;
+    const newer = () => tokens.generation > seenGeneration && tokens.usable();
+    return tabs.withLock(async (contended) => {
       if (epoch() !== mine) return false;
       // Another tab may have refreshed while this one waited for the lock: its token is the
       // answer while it has not expired (see the top of this file).
-      if (tokens.generation > seenGeneration && tokens.usable()) return true;
+      if (newer()) return true;
+      if (contended && tabs.hasChannel) {
+        // The tab that held the lock posts its token, then its "released" notice: wait for the
+        // token, or for a notice naming no generation newer than the one held here.
+        const settled = () => {
+          const released = tabs.releases();
+          return newer() || (released.count > before && tokens.generation >= released.generation);
+        };
+        await this.#host.waitForToken(() => epoch() !== mine || settled(), HANDOFF_WAIT_MS);
+        if (epoch() !== mine) return false;
+        if (newer()) return true;
+      }
       const shared = tabs.sharedGeneration();
       if (shared > seenGeneration) {
         // It did, but its token has not arrived here yet: it is on its way by message (posted
@@ -127,7 +140,7 @@ export class Refresher {
         if (handed() || tokens.fresh()) return true;
       }
       return this.#overNetwork(mine);
-    });
+    }, () => tokens.generation);
   }
 
   async #overNetwork(mine: number): Promise<boolean> {

@@ -12,8 +12,14 @@ const VERSION = 1;
 
 /** A message between the tabs of one client (same storageKey). */
 export interface TabMessage {
-  type: "tokens" | "sync-request" | "loggedOut" | "sessionExpired";
+  type: "tokens" | "sync-request" | "loggedOut" | "sessionExpired" | "released";
   [field: string]: unknown;
+}
+
+/** The "released" notices a tab has received: how many, and the highest generation named. */
+export interface Releases {
+  count: number;
+  generation: number;
 }
 
 export class Tabs {
@@ -22,6 +28,7 @@ export class Tabs {
   readonly #channel: BroadcastChannel | null;
   readonly #lockTimeoutMs: number;
   #closed = false;
+  #releases: Releases = { count: 0, generation: 0 };
 
   constructor(storageKey: string, tabId: string, lockTimeoutMs: number, onMessage: (m: TabMessage) => void) {
     this.#tabId = tabId;
@@ -38,6 +45,13 @@ export class Tabs {
         const m = event.data;
         if (!m || m.v !== VERSION || m.from === tabId || this.#closed) return;
         if (m.to && m.to !== tabId) return; // an answer to another tab's sync-request
+        if (m.type === "released") {
+          const generation = Number(m.generation);
+          this.#releases = {
+            count: this.#releases.count + 1,
+            generation: Number.isFinite(generation) ? Math.max(this.#releases.generation, generation) : this.#releases.generation,
+          };
+        }
         onMessage(m as TabMessage);
       };
     }
@@ -79,23 +93,46 @@ export class Tabs {
     storageSet(this.#keys.refreshToken, token);
   }
 
+  /** The "released" notices received so far (see withLock). */
+  releases(): Releases {
+    return this.#releases;
+  }
+
   /**
-   * Run `fn` holding the refresh lock of every tab. The wait is bounded: past lockTimeoutMs,
-   * or without Web Locks, `fn` runs anyway. At worst that is one extra refresh, which the
-   * server's reuse grace (CONTRACT.md 5.3) answers with the same successor, never a logout.
+   * Run `fn` holding the refresh lock of every tab. `fn` learns whether another tab held the
+   * lock when this one asked (`contended`): that tab may have just refreshed, and its token is on
+   * its way by message. Every holder posts a "released" notice naming its generation when `fn`
+   * is done, after any token it posted, so a tab that waited can tell "the token is coming" from
+   * "that tab got none". localStorage cannot tell it: another tab's write can reach this
+   * renderer process after the lock does.
+   *
+   * The wait is bounded: past lockTimeoutMs, or without Web Locks, `fn` runs anyway. At worst
+   * that is one extra refresh, which the server's reuse grace (CONTRACT.md 5.3) answers with the
+   * same successor, never a logout.
    */
-  async withLock<T>(fn: () => Promise<T>): Promise<T> {
+  async withLock<T>(fn: (contended: boolean) => Promise<T>, generation: () => number): Promise<T> {
     const locks = (globalThis.navigator as Navigator | undefined)?.locks;
-    if (!locks || typeof locks.request !== "function" || this.#lockTimeoutMs === 0) return fn();
+    if (!locks || typeof locks.request !== "function" || this.#lockTimeoutMs === 0) return fn(false);
+    const held = async (contended: boolean): Promise<T> => {
+      try {
+        return await fn(contended);
+      } finally {
+        this.post({ type: "released", generation: generation() });
+      }
+    };
+    const free = await locks.request(this.#keys.lock, { ifAvailable: true }, (lock) =>
+      lock ? held(false).then((value) => ({ value })) : null,
+    );
+    if (free) return free.value;
     let entered = false;
     try {
       return await locks.request(this.#keys.lock, { signal: timeoutSignal(this.#lockTimeoutMs) }, () => {
         entered = true;
-        return fn();
+        return held(true);
       });
     } catch (err) {
       if (entered) throw err;
-      return fn();
+      return fn(false);
     }
   }
 

@@ -166,6 +166,47 @@ describe("two tabs", () => {
     assert.equal(new Set(sent).size, 1); // both tabs sent the one new token
   });
 
+  test("a tab that waited for the lock takes its sibling's token, however late localStorage and the message", async () => {
+    // Chromium may run each tab in its own renderer process: the lock can reach the waiting tab
+    // before the sibling's localStorage write and before its message. Here the write never
+    // arrives and the message comes 100 ms late; the waiting tab must not rotate again.
+    const a = openTab();
+    const b = openTab();
+    await a.client.login("a@example.com", "right");
+    await flush();
+    await b.client.getAccessToken();
+    await browser.timers.advance(61_000);
+    browser.storage.setItem = () => {};
+    browser.channelDelay.ms = 100;
+
+    const race = Promise.all([statuses(a.client, 5), statuses(b.client, 5)]);
+    await browser.timers.advance(300);
+
+    assert.deepEqual((await race).flat(), Array(10).fill(200));
+    assert.equal(server.refreshes, 1);
+    const sent = server.requests.filter((r) => r.path === "/api/orders").map((r) => r.auth);
+    assert.equal(new Set(sent).size, 1);
+  });
+
+  test("a tab that waited for the lock refreshes at once when its sibling's refresh failed", async () => {
+    // The sibling's "released" notice says it got no token: no waiting out the hand-over.
+    const a = openTab({ maxRetries: 0 });
+    const b = openTab({ maxRetries: 0 });
+    await a.client.login("a@example.com", "right");
+    await flush();
+    await b.client.getAccessToken();
+    await browser.timers.advance(61_000);
+    server.failRefresh(503);
+
+    const first = a.client.refresh().catch((error) => error);
+    const second = b.client.refresh();
+    await browser.timers.advance(10);
+
+    assert.ok(isAuthError(await first, "SERVICE_UNAVAILABLE"));
+    assert.equal(await second, true);
+    assert.equal(server.refreshes, 2);
+  });
+
   test("a caller whose token another tab already replaced gets the replacement, due or not", async () => {
     server.expiresIn = 3;
     const a = openTab();

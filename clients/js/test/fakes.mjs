@@ -46,8 +46,12 @@ export class FakeTimers {
   }
 }
 
-/** BroadcastChannel within one process: delivered to the other instances of the same name. */
-export function fakeBroadcastChannel() {
+/**
+ * BroadcastChannel within one process: delivered to the other instances of the same name, in
+ * order, `delay.ms` later on the fake timers when that is set (a message between two renderer
+ * processes of a loaded browser).
+ */
+export function fakeBroadcastChannel(delay = { ms: 0 }) {
   const channels = new Map();
   return class FakeBroadcastChannel {
     onmessage = null;
@@ -65,9 +69,11 @@ export function fakeBroadcastChannel() {
       for (const other of channels.get(this.name)) {
         if (other === this) continue;
         // Delivered later, as a task would be, never within postMessage.
-        Promise.resolve().then(() => {
+        const deliver = () => {
           if (!other.#closed && other.onmessage) other.onmessage({ data: structuredClone(copy) });
-        });
+        };
+        if (delay.ms > 0) globalThis.setTimeout(deliver, delay.ms);
+        else Promise.resolve().then(deliver);
       }
     }
 
@@ -78,13 +84,26 @@ export function fakeBroadcastChannel() {
   };
 }
 
-/** navigator.locks: one holder per name, waiters in order, a waiter's signal ends its wait. */
+/**
+ * navigator.locks: one holder per name, waiters in order, a waiter's signal ends its wait;
+ * `ifAvailable` calls back with null at once while the lock is held or waited for.
+ */
 export function fakeLocks() {
   const queues = new Map();
+  const busy = new Map(); // name -> holders and waiters
   const locks = {
     requests: 0,
     async request(name, options, callback) {
       locks.requests += 1;
+      if (options?.ifAvailable && (busy.get(name) ?? 0) > 0) return callback(null);
+      busy.set(name, (busy.get(name) ?? 0) + 1);
+      try {
+        return await locks.queued(name, options, callback);
+      } finally {
+        busy.set(name, busy.get(name) - 1);
+      }
+    },
+    async queued(name, options, callback) {
       const signal = options?.signal;
       if (!queues.has(name)) queues.set(name, Promise.resolve());
       const before = queues.get(name);
@@ -263,15 +282,18 @@ export function installBrowser() {
   };
   const locks = fakeLocks();
   const storage = new FakeStorage();
+  const channelDelay = { ms: 0 };
   globalThis.setTimeout = timers.setTimeout;
   globalThis.clearTimeout = timers.clearTimeout;
-  globalThis.BroadcastChannel = fakeBroadcastChannel();
+  globalThis.BroadcastChannel = fakeBroadcastChannel(channelDelay);
   Object.defineProperty(globalThis, "navigator", { value: { locks }, configurable: true, writable: true });
   Object.defineProperty(globalThis, "localStorage", { value: storage, configurable: true, writable: true });
   return {
     timers,
     locks,
     storage,
+    /** `channelDelay.ms`: how late messages between tabs arrive (0: at the next microtask). */
+    channelDelay,
     restore() {
       globalThis.setTimeout = saved.setTimeout;
       globalThis.clearTimeout = saved.clearTimeout;

@@ -262,9 +262,20 @@ var Refresher = class {
   #acrossTabs(seenGeneration) {
     const { tokens, tabs, epoch } = this.#host;
     const mine = epoch();
-    return tabs.withLock(async () => {
+    const before = tabs.releases().count;
+    const newer = () => tokens.generation > seenGeneration && tokens.usable();
+    return tabs.withLock(async (contended) => {
       if (epoch() !== mine) return false;
-      if (tokens.generation > seenGeneration && tokens.usable()) return true;
+      if (newer()) return true;
+      if (contended && tabs.hasChannel) {
+        const settled = () => {
+          const released = tabs.releases();
+          return newer() || released.count > before && tokens.generation >= released.generation;
+        };
+        await this.#host.waitForToken(() => epoch() !== mine || settled(), HANDOFF_WAIT_MS);
+        if (epoch() !== mine) return false;
+        if (newer()) return true;
+      }
       const shared = tabs.sharedGeneration();
       if (shared > seenGeneration) {
         tabs.post({ type: "sync-request" });
@@ -274,7 +285,7 @@ var Refresher = class {
         if (handed() || tokens.fresh()) return true;
       }
       return this.#overNetwork(mine);
-    });
+    }, () => tokens.generation);
   }
   async #overNetwork(mine) {
     const host = this.#host;
@@ -334,6 +345,7 @@ var Tabs = class {
   #channel;
   #lockTimeoutMs;
   #closed = false;
+  #releases = { count: 0, generation: 0 };
   constructor(storageKey, tabId, lockTimeoutMs, onMessage) {
     this.#tabId = tabId;
     this.#lockTimeoutMs = lockTimeoutMs;
@@ -348,6 +360,13 @@ var Tabs = class {
         const m = event.data;
         if (!m || m.v !== VERSION || m.from === tabId || this.#closed) return;
         if (m.to && m.to !== tabId) return;
+        if (m.type === "released") {
+          const generation = Number(m.generation);
+          this.#releases = {
+            count: this.#releases.count + 1,
+            generation: Number.isFinite(generation) ? Math.max(this.#releases.generation, generation) : this.#releases.generation
+          };
+        }
         onMessage(m);
       };
     }
@@ -380,23 +399,47 @@ var Tabs = class {
   storeRefreshToken(token) {
     storageSet(this.#keys.refreshToken, token);
   }
+  /** The "released" notices received so far (see withLock). */
+  releases() {
+    return this.#releases;
+  }
   /**
-   * Run `fn` holding the refresh lock of every tab. The wait is bounded: past lockTimeoutMs,
-   * or without Web Locks, `fn` runs anyway. At worst that is one extra refresh, which the
-   * server's reuse grace (CONTRACT.md 5.3) answers with the same successor, never a logout.
+   * Run `fn` holding the refresh lock of every tab. `fn` learns whether another tab held the
+   * lock when this one asked (`contended`): that tab may have just refreshed, and its token is on
+   * its way by message. Every holder posts a "released" notice naming its generation when `fn`
+   * is done, after any token it posted, so a tab that waited can tell "the token is coming" from
+   * "that tab got none". localStorage cannot tell it: another tab's write can reach this
+   * renderer process after the lock does.
+   *
+   * The wait is bounded: past lockTimeoutMs, or without Web Locks, `fn` runs anyway. At worst
+   * that is one extra refresh, which the server's reuse grace (CONTRACT.md 5.3) answers with the
+   * same successor, never a logout.
    */
-  async withLock(fn) {
+  async withLock(fn, generation) {
     const locks = globalThis.navigator?.locks;
-    if (!locks || typeof locks.request !== "function" || this.#lockTimeoutMs === 0) return fn();
+    if (!locks || typeof locks.request !== "function" || this.#lockTimeoutMs === 0) return fn(false);
+    const held = async (contended) => {
+      try {
+        return await fn(contended);
+      } finally {
+        this.post({ type: "released", generation: generation() });
+      }
+    };
+    const free = await locks.request(
+      this.#keys.lock,
+      { ifAvailable: true },
+      (lock) => lock ? held(false).then((value) => ({ value })) : null
+    );
+    if (free) return free.value;
     let entered = false;
     try {
       return await locks.request(this.#keys.lock, { signal: timeoutSignal(this.#lockTimeoutMs) }, () => {
         entered = true;
-        return fn();
+        return held(true);
       });
     } catch (err) {
       if (entered) throw err;
-      return fn();
+      return fn(false);
     }
   }
   close() {
@@ -746,6 +789,8 @@ var Client = class {
     if (m.type === "tokens") this.#adoptTokens(m, sid);
     else if (m.type === "sync-request") {
       if (this.#tokens.fresh()) this.#tabs.post(this.#tokenMessage("sync", m.from));
+    } else if (m.type === "released") {
+      this.#wakeWaiters();
     } else if (m.type === "loggedOut") {
       if (sid) this.#deadSessions.add(sid);
       const had = this.#clearLocal();
