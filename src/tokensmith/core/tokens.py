@@ -97,6 +97,9 @@ class TokenCodec:
         self._refresh_keys = refresh_keys
         self._policy = policy
         self._clock = clock
+        # Whole seconds, as the claims are: checked on every request, so computed once.
+        self._leeway_s = int(policy.leeway.total_seconds())
+        self._refresh_ttl_s = int(policy.refresh_ttl.total_seconds())
         self._verified: dict[str, AccessClaims] = {}
         self._access_header = _encode_json(
             {"alg": access_keys.algorithm, "kid": access_keys.signing_kid, "typ": ACCESS_TYP}
@@ -263,7 +266,7 @@ class TokenCodec:
         invalid = kind.invalid
         nbf = claims.get("nbf")
         now = int(self._clock.now().timestamp())
-        leeway = int(self._policy.leeway.total_seconds())
+        leeway = self._leeway_s
         # RFC 7519 sections 4.1.4-4.1.6, each with the configured tolerance.
         if claims["iat"] > now + leeway:
             raise invalid("The token was issued in the future: check the clocks (iat)")
@@ -274,8 +277,7 @@ class TokenCodec:
         # An expired token may still end its session (logout, RFC 7009 revocation), but only for
         # a while: one found in an old log or backup must not end the live session years on.
         # Past exp + the refresh lifetime, no client can still hold it for a reason.
-        stale = int(self._policy.refresh_ttl.total_seconds())
-        if not check_expiry and claims["exp"] <= now - leeway - stale:
+        if not check_expiry and claims["exp"] <= now - leeway - self._refresh_ttl_s:
             raise kind.expired("The token expired too long ago to end its session")
 
 

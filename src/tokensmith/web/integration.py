@@ -122,10 +122,13 @@ class Tokensmith:
 
     # -- dependencies ------------------------------------------------------------------------
 
-    async def principal(self, request: Request) -> Principal:
+    @property
+    def principal(self) -> Guard:
         """``Depends(auth.principal)``: the verified claims, or a 401 with WWW-Authenticate.
-        Costs one signature check and one set lookup (see :mod:`tokensmith.web.guards`)."""
-        return await self.guards.principal(request)
+        Costs one signature check and one set lookup (see :mod:`tokensmith.web.guards`).
+
+        The guard itself, not a method wrapping it: FastAPI calls it on every guarded request."""
+        return self.guards.principal
 
     def require_scopes(self, *scopes: str) -> Guard:
         """``Depends(auth.require_scopes("orders:read"))``: the principal when the token's

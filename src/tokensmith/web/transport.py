@@ -41,10 +41,17 @@ def authorization_of(request: Request) -> str | None:
     request "uses more than one method for including an access token"). Taking the first would
     let a proxy and tokensmith disagree about whose request this is.
     """
-    values = request.headers.getlist("authorization")
-    if len(values) > 1:
-        raise InvalidRequest("Send one Authorization header, not several (RFC 6750 section 3.1)")
-    return values[0] if values else None
+    found: bytes | None = None
+    # The ASGI header list itself (names arrive lower-cased), as Starlette's ``getlist`` reads
+    # it, without building a ``Headers`` and decoding every value: guarded routes run this.
+    for name, value in request.scope["headers"]:
+        if name == b"authorization":
+            if found is not None:
+                raise InvalidRequest(
+                    "Send one Authorization header, not several (RFC 6750 section 3.1)"
+                )
+            found = value
+    return None if found is None else found.decode("latin-1")
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
