@@ -241,6 +241,10 @@ async def test_catch_up_reads_what_another_connection_committed_at_once(
                 if await feed.catch_up() == [] and feed._ready:
                     break
                 await asyncio.sleep(0.01)
+            # The loop sets _ready before its first read is done (on PostgreSQL catch_up does
+            # not wait for it): take its lock once, so that read is over before the revocation.
+            async with feed._lock:
+                pass
             await _revoke(other, "elsewhere")
             found = [r.session_id for r in await feed.catch_up()]
         finally:
