@@ -56,6 +56,9 @@ __all__ = [
 
 log = logging.getLogger("tokensmith")
 
+FEED_START_BOUND = timedelta(seconds=5)
+"""How long ``Services.start`` waits for the revocation feed to listen."""
+
 
 def build_access_keys(settings: Settings) -> KeySet:
     if settings.jwt_algorithm == "HS256":
@@ -128,7 +131,9 @@ class Services:
                 ) from None
             raise
         if self.feed is not None:
-            self._spawn(self.feed.run(self.revoker.apply, self._resync, cursor))
+            listening = asyncio.Event()
+            self._spawn(self.feed.run(self.revoker.apply, self._resync, cursor, listening.set))
+            await self._until_listening(listening)
         if self.broadcaster is not None:
             self._spawn(self.broadcaster.run(cursor))
         self._spawn(self._housekeeping())
@@ -160,6 +165,22 @@ class Services:
         if ping is not None:  # Redis is configured
             checks["redis"] = "ok" if await ping() else "unavailable"
         return checks
+
+    async def _until_listening(self, listening: asyncio.Event) -> None:
+        """Return once the feed listens and has read the log past the initial load, so the
+        server takes no request before it would see every revocation made elsewhere. Between
+        the load and the subscription another instance's logout is neither in the loaded set
+        nor delivered: a worker serving then accepted the ended session until its next read of
+        the log (seen in CI with ``serve --workers 2``). Bounded: a feed that cannot start
+        (the database went away after the check above) must not keep the server down."""
+        try:
+            await asyncio.wait_for(listening.wait(), FEED_START_BOUND.total_seconds())
+        except TimeoutError:
+            log.warning(
+                "the revocation feed is not listening after %.0f s; serving anyway: "
+                "revocations made elsewhere arrive with its next read of the log",
+                FEED_START_BOUND.total_seconds(),
+            )
 
     async def _resync(self) -> int:
         return await self.revoker.load(self.database)

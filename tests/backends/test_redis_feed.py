@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.databases import RedisServer, migrate
+from tests.support.feeds import PeerRevokesFirst
+from tests.support.servers import free_port
 from tokensmith.core.models import Revocation
 from tokensmith.storage.redis.feed import RedisRevocationFeed, encode
 from tokensmith.storage.sql.database import SqlDatabase
@@ -271,5 +273,59 @@ async def test_services_use_redis_when_configured_and_readiness_reports_it(
         assert await services.readiness() == {"database": "ok", "redis": "ok"}
         redis_server.stop()
         assert await services.readiness() == {"database": "ok", "redis": "unavailable"}
+    finally:
+        await services.stop()
+
+
+async def test_services_take_requests_only_once_the_feed_listens(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """A logout another instance committed and published after this one loaded the revocations,
+    before its feed subscribed (so pub/sub never delivers it), is refused as soon as ``start``
+    returns, and the feed is subscribed by then: a worker of ``serve --workers 2`` still starting
+    once served such a session (CI)."""
+    from tokensmith.core.passwords import TESTING
+    from tokensmith.runtime import build_services
+    from tokensmith.settings import load_settings
+
+    settings = load_settings(
+        {"REDIS_URL": redis_server.url, "TOKENSMITH_DATA_DIR": str(tmp_path / "data")}
+    )
+    services = build_services(settings, argon2=TESTING)
+    assert isinstance(services.feed, RedisRevocationFeed)
+    services.feed = PeerRevokesFirst(services.feed, services.database, "ended-elsewhere")
+    await services.start()
+    try:
+        assert services.revoker.is_revoked("ended-elsewhere")
+        assert services.feed.connected
+    finally:
+        await services.stop()
+
+
+async def test_services_start_while_redis_is_down_once_the_log_was_read(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With Redis unreachable at start, the feed listens through the log: ``start`` returns
+    after its first read (not after the bound, with its warning), and a logout committed
+    elsewhere in the meantime is refused."""
+    from tokensmith.core.passwords import TESTING
+    from tokensmith.runtime import build_services
+    from tokensmith.settings import load_settings
+
+    caplog.set_level(logging.INFO, "tokensmith")
+    settings = load_settings(
+        {
+            "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+            "TOKENSMITH_DATA_DIR": str(tmp_path / "data"),
+        }
+    )
+    services = build_services(settings, argon2=TESTING)
+    assert services.feed is not None
+    services.feed = PeerRevokesFirst(services.feed, services.database, "ended-elsewhere")
+    await services.start()
+    try:
+        assert services.revoker.is_revoked("ended-elsewhere")
+        assert "Redis unavailable" in caplog.text
+        assert "not listening" not in caplog.text
     finally:
         await services.stop()

@@ -15,7 +15,10 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
+from tests.storage.conftest import make_services
 from tests.support.databases import fresh_postgres_database, migrate
+from tests.support.feeds import PeerRevokesFirst
+from tokensmith.core.clock import ManualClock
 from tokensmith.core.models import Revocation
 from tokensmith.storage.sql import migrate as migrations
 from tokensmith.storage.sql.database import SqlDatabase
@@ -42,18 +45,20 @@ async def _revoke(db: SqlDatabase, *sids: str) -> None:
 async def polling(
     db: SqlDatabase, interval: timedelta
 ) -> AsyncIterator[tuple[SqlPollingFeed, list[str]]]:
-    """A feed's polling loop running on ``db`` (from cursor 0), and the session ids it hands
-    to its handler, in order; cancelled and closed at the end."""
+    """A feed's polling loop running on ``db`` (from cursor 0) once it has read the log, and
+    the session ids it hands to its handler, in order; cancelled and closed at the end."""
     received: list[str] = []
     feed = SqlPollingFeed(db, interval=interval)
+    listening = asyncio.Event()
 
     async def resync() -> int:
         return 0
 
     task = asyncio.create_task(
-        feed.run(lambda revs: received.extend(r.session_id for r in revs), resync, 0)
+        feed.run(lambda revs: received.extend(r.session_id for r in revs), resync, 0, listening.set)
     )
     try:
+        await asyncio.wait_for(listening.wait(), 5)
         yield feed, received
     finally:
         task.cancel()
@@ -237,14 +242,6 @@ async def test_catch_up_reads_what_another_connection_committed_at_once(
     # The loop polls once, then sleeps for an hour.
     async with polling(db, timedelta(hours=1)) as (feed, received):
         try:
-            for _ in range(500):
-                if await feed.catch_up() == [] and feed._ready:
-                    break
-                await asyncio.sleep(0.01)
-            # The loop sets _ready before its first read is done (on PostgreSQL catch_up does
-            # not wait for it): take its lock once, so that read is over before the revocation.
-            async with feed._lock:
-                pass
             await _revoke(other, "elsewhere")
             found = [r.session_id for r in await feed.catch_up()]
         finally:
@@ -255,3 +252,20 @@ async def test_catch_up_reads_what_another_connection_committed_at_once(
         else:
             assert found == []
         assert received == []  # the loop is asleep: only catch_up could have seen it
+
+
+async def test_services_take_requests_only_once_the_feed_has_read_the_log(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A logout committed elsewhere after this process loaded the revocations, before its feed
+    first read the log, is refused as soon as ``start`` returns (the server takes requests
+    then): the CI failure of ``serve --workers 2``, where a worker still starting served it."""
+    services = make_services(database_url, tmp_path, ManualClock(datetime.now(UTC)))
+    assert services.feed is not None
+    services.feed = PeerRevokesFirst(services.feed, services.database, "ended-elsewhere")
+    await services.start()
+    try:
+        await services.revoker.catch_up()  # what the request path does first
+        assert services.revoker.is_revoked("ended-elsewhere")
+    finally:
+        await services.stop()

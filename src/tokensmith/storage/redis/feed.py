@@ -214,7 +214,16 @@ class RedisRevocationFeed:
         handler: RevocationHandler,
         resync: Callable[[], Awaitable[int]],
         cursor: int,
+        listening: Callable[[], None] = lambda: None,
     ) -> None:
+        told = False
+
+        def tell() -> None:  # once: subscribed and caught up, or (Redis down) the log read
+            nonlocal told
+            if not told:
+                told = True
+                listening()
+
         with contextlib.suppress(ServiceUnavailable):
             await self._reader.reset(cursor)
         reconnecting = False
@@ -229,6 +238,7 @@ class RedisRevocationFeed:
                     log.warning("Redis is back: revocations resynchronised from the database")
                 self.connected, self._down, reconnecting = True, False, False
                 self._catch_up(handler, await self._poll_log())
+                tell()
                 await self._listen(pubsub, handler)
             except _DOWN as exc:
                 _raise_if_cancelled(exc)
@@ -241,13 +251,13 @@ class RedisRevocationFeed:
                     )
                 self.connected, self._down, reconnecting = False, True, True
                 await self._close_quietly(pubsub)
-                await self._poll_while_down(handler)
+                await self._poll_while_down(handler, tell)
             except Exception as exc:  # a bug or an unexpected driver error must not end the feed
                 _raise_if_cancelled(exc)
                 log.exception("revocation feed failed; restarting it")
                 self.connected, reconnecting = False, True
                 await self._close_quietly(pubsub)
-                await self._poll_while_down(handler)
+                await self._poll_while_down(handler, tell)
             finally:
                 await self._close_quietly(pubsub)
 
@@ -281,10 +291,13 @@ class RedisRevocationFeed:
         except _DOWN:
             log.debug("could not confirm a revocation (Redis unavailable)")
 
-    async def _poll_while_down(self, handler: RevocationHandler) -> None:
+    async def _poll_while_down(
+        self, handler: RevocationHandler, polled: Callable[[], None]
+    ) -> None:
         until = time.monotonic() + self._reconnect_s
         while time.monotonic() < until:
             self._catch_up(handler, await self._poll_log())
+            polled()
             await asyncio.sleep(self._fallback_s)
 
     async def _poll_log(self) -> list[Revocation]:

@@ -213,10 +213,12 @@ class SqlPollingFeed:
         handler: RevocationHandler,
         resync: Callable[[], Awaitable[int]],
         cursor: int,
+        listening: Callable[[], None] = lambda: None,
     ) -> None:
-        first = True
+        first, told = True, False
         while True:
             new: list[Revocation] = []
+            read = False
             try:
                 async with self._lock:
                     if not self._ready:
@@ -225,6 +227,7 @@ class SqlPollingFeed:
                         self._ready, first = True, False
                         self._seen_version = self._seen_header = None  # read once, whatever
                     new = await self._read_log()
+                    read = True
             except ServiceUnavailable:
                 self._ready = False
             except sqlite3.Error:  # the feed's own connection: the next read opens another
@@ -236,6 +239,9 @@ class SqlPollingFeed:
                 await asyncio.sleep(1.0)
             if new:
                 handler(new)
+            if read and not told:  # the log was read past the cursor: nothing is missed now
+                told = True
+                listening()
             await asyncio.sleep(self._interval_s)
 
     async def close(self) -> None:
