@@ -110,8 +110,9 @@ class Services:
         return f"Services({self.database!r})"
 
     async def start(self, *, migrate: bool | None = None, outbox_worker: bool = True) -> None:
-        """Check the database (upgrading an embedded one), load revocations, start the feed,
-        the cleanup loop and (unless ``outbox_worker=False``, as in the CLI) the outbox worker.
+        """Check the database (upgrading an embedded one), load revocations, start the feed and
+        wait (at most ``FEED_START_BOUND``) until it listens, then start the cleanup loop and
+        (unless ``outbox_worker=False``, as in the CLI) the outbox worker.
         Raises :class:`ConfigError` naming DATABASE_URL when unreachable."""
         from tokensmith.storage.sql import migrate as migrations
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tokensmith.core.models import Revocation
-from tokensmith.core.ports import RevocationFeed, RevocationHandler
+from tokensmith.core.ports import RevocationFeed
 from tokensmith.storage.sql.database import SqlDatabase
 
 
@@ -24,14 +23,8 @@ class PeerRevokesFirst:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.feed, name)
 
-    async def run(
-        self,
-        handler: RevocationHandler,
-        resync: Callable[[], Awaitable[int]],
-        cursor: int,
-        listening: Callable[[], None] = lambda: None,
-    ) -> None:
+    async def run(self, *args: Any, **kwargs: Any) -> None:
         until = datetime.now(UTC) + timedelta(hours=1)
         async with self.database.transaction(write=True) as uow:
             await uow.revocations.add([Revocation(self.session_id, until)])
-        await self.feed.run(handler, resync, cursor, listening)
+        await self.feed.run(*args, **kwargs)

@@ -280,9 +280,9 @@ class RevocationFeed(Protocol):
     confirmed, within a bound; the log alone: at once, they read it); ``run`` delivers
     revocations made elsewhere to ``handler`` until cancelled. ``cursor`` is where the initial
     load from the database stopped; ``resync`` reloads from the database (after an outage) and
-    returns the new cursor. ``listening`` is called once, when the feed first listens and has
-    read the log past ``cursor`` (or, with Redis down, has read the log): from then on nothing
-    revoked elsewhere is missed, so a server starts taking requests only after it.
+    returns the new cursor. ``listening`` is called each time the feed has caught up while
+    listening (subscribed and read the log; with Redis down, read the log): from the first call
+    on nothing revoked elsewhere is missed, so a server starts taking requests after it.
     """
 
     async def publish(self, revocations: Sequence[Revocation]) -> None: ...

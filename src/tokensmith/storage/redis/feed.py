@@ -216,14 +216,6 @@ class RedisRevocationFeed:
         cursor: int,
         listening: Callable[[], None] = lambda: None,
     ) -> None:
-        told = False
-
-        def tell() -> None:  # once: subscribed and caught up, or (Redis down) the log read
-            nonlocal told
-            if not told:
-                told = True
-                listening()
-
         with contextlib.suppress(ServiceUnavailable):
             await self._reader.reset(cursor)
         reconnecting = False
@@ -238,7 +230,7 @@ class RedisRevocationFeed:
                     log.warning("Redis is back: revocations resynchronised from the database")
                 self.connected, self._down, reconnecting = True, False, False
                 self._catch_up(handler, await self._poll_log())
-                tell()
+                listening()
                 await self._listen(pubsub, handler)
             except _DOWN as exc:
                 _raise_if_cancelled(exc)
@@ -251,13 +243,13 @@ class RedisRevocationFeed:
                     )
                 self.connected, self._down, reconnecting = False, True, True
                 await self._close_quietly(pubsub)
-                await self._poll_while_down(handler, tell)
+                await self._poll_while_down(handler, listening)
             except Exception as exc:  # a bug or an unexpected driver error must not end the feed
                 _raise_if_cancelled(exc)
                 log.exception("revocation feed failed; restarting it")
                 self.connected, reconnecting = False, True
                 await self._close_quietly(pubsub)
-                await self._poll_while_down(handler, tell)
+                await self._poll_while_down(handler, listening)
             finally:
                 await self._close_quietly(pubsub)
 

@@ -215,7 +215,7 @@ class SqlPollingFeed:
         cursor: int,
         listening: Callable[[], None] = lambda: None,
     ) -> None:
-        first, told = True, False
+        first = True
         while True:
             new: list[Revocation] = []
             read = False
@@ -239,8 +239,7 @@ class SqlPollingFeed:
                 await asyncio.sleep(1.0)
             if new:
                 handler(new)
-            if read and not told:  # the log was read past the cursor: nothing is missed now
-                told = True
+            if read:  # caught up with the log (and the handler has what it held)
                 listening()
             await asyncio.sleep(self._interval_s)
 
